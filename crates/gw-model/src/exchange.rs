@@ -22,9 +22,11 @@ pub const REDACTED: &str = "[REDACTED]";
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Exchange {
-    /// Always `gatewatch.exchange/1`.
+    /// Always `gatewatch.exchange/1` (assumed when absent on input).
+    #[serde(default = "exchange_schema")]
     pub schema: String,
-    /// Unique id; a UUIDv7 assigned at ingest when the source has none.
+    /// Unique id; a UUIDv7 assigned at ingest when the source has none (empty on input).
+    #[serde(default)]
     pub id: String,
     /// Request start (UTC). Event time for every window, baseline and retention rule.
     pub observed_at: Timestamp,
@@ -65,6 +67,10 @@ pub struct Exchange {
     pub enrich: Option<Enrichment>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sensitive: Vec<SensitiveLabel>,
+}
+
+fn exchange_schema() -> String {
+    EXCHANGE_SCHEMA.to_string()
 }
 
 impl Exchange {
@@ -127,7 +133,9 @@ pub struct Source {
 }
 
 /// The input format a record was decoded from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 pub enum SourceKind {
     #[serde(rename = "native")]
     Native,
@@ -519,7 +527,9 @@ pub enum EndpointMatch {
 }
 
 /// Where a parameter was seen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ParamLocation {
     Path,
@@ -597,7 +607,10 @@ mod tests {
         assert_eq!(x.request.method, "POST");
         assert_eq!(x.actor_ip(), Some("203.0.113.45".parse().unwrap()));
         assert_eq!(x.request.header("Authorization"), Some(REDACTED));
-        assert_eq!(x.identity.as_ref().unwrap().auth_type, Some(AuthType::BearerJwt));
+        assert_eq!(
+            x.identity.as_ref().unwrap().auth_type,
+            Some(AuthType::BearerJwt)
+        );
         let again: Exchange = serde_json::from_str(&serde_json::to_string(&x).unwrap()).unwrap();
         assert_eq!(x, again);
     }
@@ -608,13 +621,18 @@ mod tests {
         let v = serde_json::to_value(&x).unwrap();
         assert_eq!(v["duration_ms"], serde_json::Value::Null);
         assert_eq!(v["response"]["status"], serde_json::Value::Null);
-        assert!(v.get("endpoint").is_none(), "derived fields are absent until derived");
+        assert!(
+            v.get("endpoint").is_none(),
+            "derived fields are absent until derived"
+        );
     }
 
     #[test]
     fn unknown_members_are_rejected_with_their_name() {
         let bad = SAMPLE.replace("\"trace_id\":null", "\"trace\":null");
-        let err = serde_json::from_str::<Exchange>(&bad).unwrap_err().to_string();
+        let err = serde_json::from_str::<Exchange>(&bad)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unknown field `trace`"), "{err}");
     }
 

@@ -6,7 +6,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// OWASP API Security Top 10, 2023 edition. Serialized as `API1:2023`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 pub enum OwaspApi2023 {
     /// Broken Object Level Authorization.
     #[serde(rename = "API1:2023")]
@@ -100,7 +102,10 @@ mod tests {
 
     #[test]
     fn owasp_serializes_as_its_code() {
-        assert_eq!(serde_json::to_string(&OwaspApi2023::Api10).unwrap(), "\"API10:2023\"");
+        assert_eq!(
+            serde_json::to_string(&OwaspApi2023::Api10).unwrap(),
+            "\"API10:2023\""
+        );
         let back: OwaspApi2023 = serde_json::from_str("\"API1:2023\"").unwrap();
         assert_eq!(back, OwaspApi2023::Api1);
         assert_eq!(back.to_string(), back.code());
