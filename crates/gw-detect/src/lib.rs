@@ -21,8 +21,8 @@ pub mod user_agent;
 
 pub use dedup::{AlertBook, DEFAULT_MAX_EVIDENCE_IDS, DedupError, Recorded};
 pub use detectors::{
-    DETECTORS, Detector, DetectorFactory, DetectorStats, build_all, dedup_key,
-    findings_for_exchange,
+    DETECTORS, Detector, DetectorFactory, DetectorStats, ReputationDetector, ThreatList, build_all,
+    dedup_key, findings_for_exchange,
 };
 pub use rules::{Place, RuleMeta, VALUE_RULES, ValueRule, Verdict};
 pub use scan::{

@@ -14,9 +14,11 @@ use crate::rules::RuleMeta;
 use crate::scan::SignatureHit;
 
 mod injection;
+mod reputation;
 mod suspicious_ua;
 
 pub use injection::InjectionDetector;
+pub use reputation::{MALICIOUS_IP, ReputationDetector, TOR_EXIT, ThreatList};
 pub use suspicious_ua::SuspiciousUserAgentDetector;
 
 /// Counters every detector keeps, with the same meaning everywhere.
