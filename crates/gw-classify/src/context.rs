@@ -1,0 +1,797 @@
+//! Classification in context: JSON bodies walked structurally (the field path is the location,
+//! the field name is evidence), query and form parameters by name, path segments, selected
+//! headers. Output is one `FieldFinding` per (location, field path, label) of a record, the
+//! unit a later inventory stage aggregates. Values never leave this module unmasked.
+
+use serde::{Deserialize, Serialize};
+
+use crate::builtin::{name_segments, secret_name, secret_value_ok};
+use crate::classifier::{Classifier, Match, RuleId};
+use crate::json_walk::{self, Step};
+use crate::kind::{SensitiveKind, Sensitivity};
+use crate::mask::mask;
+
+/// Where in an exchange a value was seen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Location {
+    Path,
+    Query,
+    Header,
+    RequestBody,
+    ResponseBody,
+}
+
+impl Location {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Location::Path => "path",
+            Location::Query => "query",
+            Location::Header => "header",
+            Location::RequestBody => "request_body",
+            Location::ResponseBody => "response_body",
+        }
+    }
+}
+
+/// HTTP response status class of the exchange a finding came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum StatusClass {
+    #[serde(rename = "1xx")]
+    Informational,
+    #[serde(rename = "2xx")]
+    Success,
+    #[serde(rename = "3xx")]
+    Redirection,
+    #[serde(rename = "4xx")]
+    ClientError,
+    #[serde(rename = "5xx")]
+    ServerError,
+}
+
+impl StatusClass {
+    pub fn from_status(status: u16) -> Option<StatusClass> {
+        match status {
+            100..=199 => Some(StatusClass::Informational),
+            200..=299 => Some(StatusClass::Success),
+            300..=399 => Some(StatusClass::Redirection),
+            400..=499 => Some(StatusClass::ClientError),
+            500..=599 => Some(StatusClass::ServerError),
+            _ => None,
+        }
+    }
+}
+
+/// One label on one field of one record: what an inventory stage counts per endpoint and
+/// field (kinds seen, counts, first/last seen, highest sensitivity). Never holds the value;
+/// `masked_sample` has gone through `mask`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FieldFinding {
+    pub kind: SensitiveKind,
+    /// Kind name, or a custom classifier's name.
+    pub label: String,
+    /// Detector that decided (`email`, `github_token`, `field_name`, a custom name ...).
+    pub rule: String,
+    pub location: Location,
+    /// `$.customer.email` for JSON, the parameter or header name otherwise, `$` for text.
+    pub field_path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_class: Option<StatusClass>,
+    pub confidence: f32,
+    pub sensitivity: Sensitivity,
+    /// Occurrences of this label at this field in the record.
+    pub count: u32,
+    pub masked_sample: String,
+}
+
+/// Findings of one body, and whether only its first `max_body_bytes` were scanned.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BodyScan {
+    pub findings: Vec<FieldFinding>,
+    pub truncated: bool,
+}
+
+/// Headers whose values are scanned (the rest carry protocol data, not user data).
+const SCANNED_HEADERS: [&str; 10] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "x-forwarded-for",
+    "x-real-ip",
+    "forwarded",
+    "from",
+    "referer",
+    "location",
+];
+
+/// What a field name alone says the value is.
+pub(crate) fn kind_from_field_name(name: &str) -> Option<SensitiveKind> {
+    // Cheap rejection first: most keys name none of these.
+    const HINTS: [&str; 30] = [
+        "pass", "pwd", "secret", "token", "key", "auth", "cred", "name", "addr", "street", "birth",
+        "dob", "ssn", "social", "phone", "tel", "mobile", "cell", "msisdn", "fax", "card", "cc",
+        "pan", "dni", "nif", "nino", "cpf", "aadhaar", "national", "cookie",
+    ];
+    if !HINTS
+        .iter()
+        .any(|h| crate::builtin::contains_ci(name.as_bytes(), h.as_bytes()))
+    {
+        return None;
+    }
+    let lower = name.to_ascii_lowercase();
+    if secret_name(name)
+        || matches!(
+            lower.as_str(),
+            "cookie" | "set-cookie" | "proxy-authorization"
+        )
+    {
+        return Some(SensitiveKind::Secret);
+    }
+    let segs = name_segments(name);
+    let has = |w: &str| segs.iter().any(|s| s == w);
+    let pair = |a: &str, b: &str| segs.windows(2).any(|p| p[0] == a && p[1] == b);
+    if ["dob", "birthdate", "birthday", "dateofbirth"]
+        .iter()
+        .any(|w| has(w))
+        || pair("birth", "date")
+        || (has("date") && has("birth"))
+    {
+        return Some(SensitiveKind::DateOfBirth);
+    }
+    if has("ssn") || pair("social", "security") {
+        return Some(SensitiveKind::Ssn);
+    }
+    const NOT_CONTACT: [&str; 12] = [
+        "ip", "mac", "email", "mail", "wallet", "web", "url", "server", "remote", "host", "id",
+        "contract",
+    ];
+    let person_words = [
+        "firstname",
+        "lastname",
+        "fullname",
+        "surname",
+        "forename",
+        "middlename",
+    ];
+    let qualified_name = [
+        "first",
+        "last",
+        "full",
+        "given",
+        "family",
+        "middle",
+        "maiden",
+        "display",
+        "customer",
+        "cardholder",
+        "holder",
+        "contact",
+        "recipient",
+        "billing",
+        "shipping",
+        "legal",
+        "real",
+    ]
+    .iter()
+    .any(|q| pair(q, "name"));
+    if person_words.iter().any(|w| has(w)) || qualified_name {
+        return Some(SensitiveKind::Person);
+    }
+    if (has("address") || has("addr") || has("street") || pair("address", "line"))
+        && !NOT_CONTACT.iter().any(|w| has(w))
+    {
+        return Some(SensitiveKind::Address);
+    }
+    if [
+        "phone",
+        "telephone",
+        "tel",
+        "mobile",
+        "msisdn",
+        "fax",
+        "cellphone",
+    ]
+    .iter()
+    .any(|w| has(w))
+        || pair("cell", "phone")
+    {
+        return Some(SensitiveKind::Phone);
+    }
+    if pair("card", "number")
+        || has("ccnumber")
+        || has("cardnumber")
+        || pair("credit", "card")
+        || has("pan") && has("card")
+    {
+        return Some(SensitiveKind::CreditCard);
+    }
+    if ["dni", "nif", "nie", "nino", "cpf", "aadhaar", "steuerid"]
+        .iter()
+        .any(|w| has(w))
+        || pair("national", "id")
+        || pair("codice", "fiscale")
+    {
+        return Some(SensitiveKind::NationalId);
+    }
+    None
+}
+
+/// Whether a value fits what its field name says (a name field holding `true` is not a name).
+fn value_fits(kind: SensitiveKind, value: &str) -> Option<f32> {
+    let v = value.trim();
+    if v.is_empty() || v.len() > 512 || matches!(v, "null" | "true" | "false") {
+        return None;
+    }
+    let digits = v.bytes().filter(u8::is_ascii_digit).count();
+    let letters = v.chars().filter(|c| c.is_alphabetic()).count();
+    match kind {
+        SensitiveKind::Secret => {
+            let ok = v.len() >= 6 && !crate::validate::is_placeholder(v) && !v.contains("***");
+            ok.then_some(if secret_value_ok(v) { 0.9 } else { 0.7 })
+        }
+        SensitiveKind::Person => (letters >= 2 && digits == 0 && v.len() <= 100).then_some(0.8),
+        SensitiveKind::Address => (letters >= 3 && v.len() >= 5).then_some(0.75),
+        SensitiveKind::DateOfBirth => (digits >= 4
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b" -/.:T+Z,".contains(&b)))
+        .then_some(0.85),
+        SensitiveKind::Phone => ((7..=15).contains(&digits)
+            && v.bytes()
+                .all(|b| b.is_ascii_digit() || b" +-().".contains(&b)))
+        .then_some(0.8),
+        SensitiveKind::Ssn => crate::validate::ssn(v).then_some(0.9),
+        SensitiveKind::CreditCard => {
+            ((12..=19).contains(&digits) && crate::validate::luhn(v)).then_some(0.9)
+        }
+        SensitiveKind::NationalId => ((5..=20).contains(&v.len())
+            && digits >= 4
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b" -.".contains(&b)))
+        .then_some(0.7),
+        _ => None,
+    }
+}
+
+/// Collects findings of one record part, merging repeats of a label at a field.
+struct Collector<'c> {
+    classifier: &'c Classifier,
+    location: Location,
+    status: Option<StatusClass>,
+    out: Vec<FieldFinding>,
+}
+
+impl<'c> Collector<'c> {
+    fn new(classifier: &'c Classifier, location: Location, status: Option<StatusClass>) -> Self {
+        Collector {
+            classifier,
+            location,
+            status,
+            out: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, path: &str, kind: SensitiveKind, rule: RuleId, value: &str, confidence: f32) {
+        let c = self.classifier;
+        let m = Match {
+            kind,
+            rule,
+            start: 0,
+            end: 0,
+            confidence,
+        };
+        let label = if rule == c.field_rule {
+            kind.as_str()
+        } else {
+            c.label(&m)
+        };
+        if let Some(f) = self
+            .out
+            .iter_mut()
+            .find(|f| f.field_path == path && f.label == label)
+        {
+            f.count += 1;
+            if confidence > f.confidence {
+                f.confidence = confidence;
+            }
+            return;
+        }
+        let sensitivity = if rule == c.field_rule {
+            kind.sensitivity()
+        } else {
+            c.sensitivity(&m)
+        };
+        self.out.push(FieldFinding {
+            kind,
+            label: label.to_string(),
+            rule: c.rule_id(rule).to_string(),
+            location: self.location,
+            field_path: path.to_string(),
+            status_class: self.status,
+            confidence,
+            sensitivity,
+            count: 1,
+            masked_sample: mask(kind, value),
+        });
+    }
+
+    /// A named field with a value: value detectors with the name as context, then what the
+    /// name alone says, then custom field-name classifiers.
+    fn field(&mut self, path: &str, name: &str, value: &str) {
+        let c = self.classifier;
+        let matches = c.scan_with_field(value, Some(name));
+        let by_name = kind_from_field_name(name).filter(|k| c.kind_enabled(*k));
+        let mut named_kind_found = false;
+        for m in &matches {
+            named_kind_found |= Some(m.kind) == by_name;
+            self.add(path, m.kind, m.rule, &value[m.start..m.end], m.confidence);
+        }
+        if let Some(kind) = by_name
+            && !named_kind_found
+            && let Some(conf) = value_fits(kind, value)
+        {
+            self.add(path, kind, c.field_rule, value, conf);
+        }
+        let custom: Vec<(RuleId, SensitiveKind)> = c
+            .custom_field_rules(name)
+            .map(|(id, r)| (id, r.kind))
+            .collect();
+        for (id, kind) in custom {
+            if !value.trim().is_empty() && !matches.iter().any(|m| m.rule == id) {
+                let conf = c.custom_confidence(id);
+                self.add(path, kind, id, value, conf);
+            }
+        }
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = |c: Option<&u8>| c.and_then(|&c| char::from(c).to_digit(16));
+                match (hex(b.get(i + 1)), hex(b.get(i + 2))) {
+                    (Some(h), Some(l)) => {
+                        out.push((h * 16 + l) as u8);
+                        i += 3;
+                        continue;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl Classifier {
+    /// Classify a JSON body: field paths as locations, field names as evidence. A body that
+    /// is not JSON is classified as text at field path `$`. Bodies longer than
+    /// `max_body_bytes` are scanned up to the cap and marked truncated.
+    pub fn scan_json(
+        &self,
+        body: &str,
+        location: Location,
+        status: Option<StatusClass>,
+    ) -> BodyScan {
+        let (body, truncated) = self.capped(body);
+        let mut col = Collector::new(self, location, status);
+        let (matches, field_hint) = self.scan_inner(body, None);
+        if matches.is_empty() && !field_hint && !self.has_custom_field_rules {
+            return BodyScan {
+                findings: Vec::new(),
+                truncated,
+            };
+        }
+        let mut next = 0;
+        let mut path_buf = String::new();
+        let mut names: Vec<(&str, (Option<SensitiveKind>, bool))> = Vec::new();
+        let walked = json_walk::walk(body, |s| {
+            // Value detector matches inside this scalar.
+            let mut here: Vec<&Match> = Vec::new();
+            while next < matches.len() && matches[next].start < s.end {
+                if matches[next].start >= s.start && matches[next].end <= s.end {
+                    here.push(&matches[next]);
+                } else {
+                    // Outside any scalar (spanning tokens): record at the root.
+                    let m = &matches[next];
+                    col.add("$", m.kind, m.rule, &body[m.start..m.end], m.confidence);
+                }
+                next += 1;
+            }
+            let name = match s
+                .steps
+                .iter()
+                .rev()
+                .find(|st| matches!(st, Step::Member { .. }))
+            {
+                Some(Step::Member { key_start, key_end }) => body.get(*key_start..*key_end),
+                _ => None,
+            };
+            // Keys repeat (arrays of objects): classify each distinct name once per body.
+            let (by_name, custom_by_name) = match name {
+                Some(n) => match names.iter().find(|(k, _)| *k == n) {
+                    Some((_, v)) => *v,
+                    None => {
+                        let v = (
+                            kind_from_field_name(n).filter(|k| self.kind_enabled(*k)),
+                            self.has_custom_field_rules
+                                && self.custom_field_rules(n).next().is_some(),
+                        );
+                        if names.len() < 64 {
+                            names.push((n, v));
+                        }
+                        v
+                    }
+                },
+                None => (None, false),
+            };
+            if here.is_empty() && by_name.is_none() && !custom_by_name {
+                return;
+            }
+            path_buf.clear();
+            path_buf.push_str(&json_walk::render_path(body, s.steps));
+            let value = &body[s.start..s.end];
+            let mut named_kind_found = false;
+            for m in here {
+                // Weak formats (an unformatted 9-digit number) need the field name's support.
+                if m.confidence < 0.6 && Some(m.kind) != by_name {
+                    continue;
+                }
+                named_kind_found |= Some(m.kind) == by_name;
+                col.add(
+                    &path_buf,
+                    m.kind,
+                    m.rule,
+                    &body[m.start..m.end],
+                    m.confidence,
+                );
+            }
+            if let Some(kind) = by_name
+                && !named_kind_found
+                && let Some(conf) = value_fits(kind, value)
+            {
+                col.add(&path_buf, kind, self.field_rule, value, conf);
+            }
+            if let Some(n) = name.filter(|_| custom_by_name) {
+                let custom: Vec<(RuleId, SensitiveKind)> = self
+                    .custom_field_rules(n)
+                    .map(|(id, r)| (id, r.kind))
+                    .collect();
+                for (id, kind) in custom {
+                    if !value.trim().is_empty() {
+                        col.add(&path_buf, kind, id, value, self.custom_confidence(id));
+                    }
+                }
+            }
+        });
+        match walked {
+            Ok(()) => {
+                for m in &matches[next..] {
+                    col.add("$", m.kind, m.rule, &body[m.start..m.end], m.confidence);
+                }
+            }
+            Err(e) if e.offset == 0 || (next == 0 && !truncated) => {
+                // Not JSON at all: a text body.
+                let mut text = Collector::new(self, location, status);
+                for m in &matches {
+                    text.add("$", m.kind, m.rule, &body[m.start..m.end], m.confidence);
+                }
+                return BodyScan {
+                    findings: text.out,
+                    truncated,
+                };
+            }
+            Err(_) => {
+                for m in &matches[next..] {
+                    col.add("$", m.kind, m.rule, &body[m.start..m.end], m.confidence);
+                }
+            }
+        }
+        BodyScan {
+            findings: col.out,
+            truncated,
+        }
+    }
+
+    /// Classify a body by its media type: JSON structurally, form-encoded by parameter,
+    /// anything else as text.
+    pub fn scan_body(
+        &self,
+        body: &str,
+        content_type: Option<&str>,
+        location: Location,
+        status: Option<StatusClass>,
+    ) -> BodyScan {
+        let ct = content_type.unwrap_or("").to_ascii_lowercase();
+        if ct.contains("x-www-form-urlencoded") {
+            let (capped, truncated) = self.capped(body);
+            return BodyScan {
+                findings: self.scan_query(capped, location, status),
+                truncated,
+            };
+        }
+        self.scan_json(body, location, status)
+    }
+
+    /// Classify `a=1&b=2` parameters (a query string or a form body) by name and value.
+    pub fn scan_query(
+        &self,
+        query: &str,
+        location: Location,
+        status: Option<StatusClass>,
+    ) -> Vec<FieldFinding> {
+        let mut col = Collector::new(self, location, status);
+        for pair in query.trim_start_matches('?').split('&') {
+            if pair.is_empty() {
+                continue;
+            }
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let name = percent_decode(name);
+            let value = percent_decode(value);
+            col.field(&name, &name, &value);
+        }
+        col.out
+    }
+
+    /// Classify the segments of a URL path; the field path is the segment position
+    /// (`/users/{1}` style: `path[1]`).
+    pub fn scan_path(&self, path: &str, status: Option<StatusClass>) -> Vec<FieldFinding> {
+        let mut col = Collector::new(self, Location::Path, status);
+        let path = path.split(['?', '#']).next().unwrap_or("");
+        for (i, seg) in path.split('/').filter(|s| !s.is_empty()).enumerate() {
+            let seg = percent_decode(seg);
+            let field_path = format!("path[{i}]");
+            for m in self.scan_text(&seg) {
+                col.add(
+                    &field_path,
+                    m.kind,
+                    m.rule,
+                    &seg[m.start..m.end],
+                    m.confidence,
+                );
+            }
+        }
+        col.out
+    }
+
+    /// Classify selected headers (credentials, cookies, forwarding and contact headers, and
+    /// any header whose name says it holds a secret or personal data).
+    pub fn scan_headers<'h>(
+        &self,
+        headers: impl IntoIterator<Item = (&'h str, &'h str)>,
+        location: Location,
+        status: Option<StatusClass>,
+    ) -> Vec<FieldFinding> {
+        let mut col = Collector::new(self, location, status);
+        for (name, value) in headers {
+            let lower = name.to_ascii_lowercase();
+            let selected =
+                SCANNED_HEADERS.contains(&lower.as_str()) || kind_from_field_name(name).is_some();
+            if !selected {
+                continue;
+            }
+            if lower == "authorization" || lower == "proxy-authorization" {
+                // The scheme is not secret; the credential after it is.
+                let cred = value.split_once(' ').map_or(value, |(_, c)| c).trim();
+                let m = self.scan_with_field(cred, Some(&lower));
+                let kind = m
+                    .iter()
+                    .find(|m| m.kind == SensitiveKind::Jwt)
+                    .map_or(SensitiveKind::Secret, |m| m.kind);
+                if !cred.is_empty() && self.kind_enabled(kind) {
+                    let rule = m.first().map_or(self.field_rule, |m| m.rule);
+                    col.add(&lower, kind, rule, cred, 0.95);
+                }
+                continue;
+            }
+            col.field(&lower, &lower, value);
+        }
+        col.out
+    }
+
+    fn capped<'b>(&self, body: &'b str) -> (&'b str, bool) {
+        if body.len() <= self.max_body_bytes {
+            return (body, false);
+        }
+        let mut cut = self.max_body_bytes;
+        while !body.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        (&body[..cut], true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ClassifyConfig;
+
+    fn labels(findings: &[FieldFinding]) -> Vec<(String, String)> {
+        findings
+            .iter()
+            .map(|f| (f.field_path.clone(), f.label.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn json_fields_get_paths_and_name_evidence() {
+        let body = r#"{"customer":{"email":"ada@example.com","first_name":"Ada","password":"Xk29!pQz7&mWv",
+            "address":"12 Crescent Road, London","dob":"1990-04-01","phone":"4155550132","id":123456789},
+            "items":[{"card":"4111111111111111"}],"status":"ok"}"#;
+        let scan = Classifier::builtin().scan_json(
+            body,
+            Location::ResponseBody,
+            StatusClass::from_status(200),
+        );
+        assert!(!scan.truncated);
+        let got = labels(&scan.findings);
+        for want in [
+            ("$.customer.email", "email"),
+            ("$.customer.first_name", "person"),
+            ("$.customer.password", "secret"),
+            ("$.customer.address", "address"),
+            ("$.customer.dob", "date_of_birth"),
+            ("$.customer.phone", "phone"),
+            ("$.items[*].card", "credit_card"),
+        ] {
+            assert!(
+                got.contains(&(want.0.to_string(), want.1.to_string())),
+                "missing {want:?} in {got:?}"
+            );
+        }
+        // An unformatted 9-digit number under "id" is not an SSN.
+        assert!(!got.iter().any(|(p, _)| p == "$.customer.id"), "{got:?}");
+        assert!(
+            scan.findings
+                .iter()
+                .all(|f| f.status_class == Some(StatusClass::Success))
+        );
+        let card = scan
+            .findings
+            .iter()
+            .find(|f| f.label == "credit_card")
+            .unwrap();
+        assert_eq!(card.masked_sample, "4111********1111");
+    }
+
+    #[test]
+    fn repeated_labels_at_one_path_are_counted() {
+        let body = r#"{"users":[{"email":"a@example.com"},{"email":"b@example.com"}]}"#;
+        let scan = Classifier::builtin().scan_json(body, Location::ResponseBody, None);
+        assert_eq!(scan.findings.len(), 1);
+        assert_eq!(scan.findings[0].count, 2);
+        assert_eq!(scan.findings[0].field_path, "$.users[*].email");
+    }
+
+    #[test]
+    fn oversized_bodies_are_scanned_to_the_cap_and_marked() {
+        let cfg = ClassifyConfig {
+            max_body_bytes: 64,
+            ..ClassifyConfig::default()
+        };
+        let c = Classifier::new(&cfg).unwrap();
+        let body = format!(
+            r#"{{"email":"ada@example.com","pad":"{}","late":"bob@example.com"}}"#,
+            "x".repeat(100)
+        );
+        let scan = c.scan_json(&body, Location::RequestBody, None);
+        assert!(scan.truncated);
+        assert_eq!(
+            labels(&scan.findings),
+            vec![("$.email".into(), "email".into())]
+        );
+    }
+
+    #[test]
+    fn text_bodies_fall_back_to_the_root_path() {
+        let scan =
+            Classifier::builtin().scan_json("contact ada@example.com", Location::RequestBody, None);
+        assert_eq!(labels(&scan.findings), vec![("$".into(), "email".into())]);
+    }
+
+    #[test]
+    fn query_parameters_by_name() {
+        let f = Classifier::builtin().scan_query(
+            "?email=ada%40example.com&api_key=Zf3D0LXCM3EIMbgJpUNnkRtO&page=2&lastName=Lovelace",
+            Location::Query,
+            None,
+        );
+        assert_eq!(
+            labels(&f),
+            vec![
+                ("email".into(), "email".into()),
+                ("api_key".into(), "secret".into()),
+                ("lastName".into(), "person".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn headers_and_path_segments() {
+        let c = Classifier::builtin();
+        let h = c.scan_headers(
+            [
+                ("Authorization", "Bearer abcdef123456XYZ"),
+                ("User-Agent", "curl/8.0 a@example.com"),
+                ("X-Forwarded-For", "203.0.113.7"),
+            ],
+            Location::Header,
+            None,
+        );
+        assert_eq!(
+            labels(&h),
+            vec![
+                ("authorization".into(), "secret".into()),
+                ("x-forwarded-for".into(), "ip_address".into())
+            ]
+        );
+        assert_eq!(h[0].masked_sample, "********");
+        let p = c.scan_path("/v1/users/ada@example.com/cards", None);
+        assert_eq!(labels(&p), vec![("path[2]".into(), "email".into())]);
+    }
+
+    #[test]
+    fn custom_field_name_classifier() {
+        let cfg: ClassifyConfig = serde_json::from_str(
+            r#"{"custom":[{"name":"employee_id","field_names":"^(emp|employee)_?id$","severity":"high"}]}"#,
+        )
+        .unwrap();
+        let c = Classifier::new(&cfg).unwrap();
+        let scan = c.scan_json(
+            r#"{"empId":"E-1","employee_id":"E-2","id":"3"}"#,
+            Location::ResponseBody,
+            None,
+        );
+        assert_eq!(
+            labels(&scan.findings),
+            vec![
+                ("$.empId".into(), "employee_id".into()),
+                ("$.employee_id".into(), "employee_id".into())
+            ]
+        );
+        assert_eq!(scan.findings[0].sensitivity, Sensitivity::High);
+    }
+
+    #[test]
+    fn field_names_that_are_not_personal() {
+        for n in [
+            "ip_address",
+            "username",
+            "name",
+            "key",
+            "token_url",
+            "page",
+            "email_address",
+        ] {
+            let k = kind_from_field_name(n);
+            assert!(
+                k.is_none() || n == "email_address" && k.is_none(),
+                "{n} -> {k:?}"
+            );
+        }
+        assert_eq!(
+            kind_from_field_name("billingAddress"),
+            Some(SensitiveKind::Address)
+        );
+        assert_eq!(
+            kind_from_field_name("date_of_birth"),
+            Some(SensitiveKind::DateOfBirth)
+        );
+        assert_eq!(
+            kind_from_field_name("client_secret"),
+            Some(SensitiveKind::Secret)
+        );
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("a%40b+c%zz%4"), "a@b c%zz%4");
+    }
+}
