@@ -21,6 +21,7 @@ mod builtin;
 mod classifier;
 mod config;
 mod context;
+mod exchange;
 mod json_walk;
 mod kind;
 mod mask;
@@ -32,6 +33,7 @@ pub use config::{
     ClassifyConfig, ConfigError, CustomClassifierConfig, CustomValidator, DEFAULT_MAX_BODY_BYTES,
 };
 pub use context::{BodyScan, FieldFinding, Location, StatusClass};
+pub use exchange::{classify_exchange, sensitive_labels};
 pub use kind::{SensitiveKind, Sensitivity};
 pub use mask::{mask, mask_text};
 pub use stream::{ClassifyStats, run_classify_stream};

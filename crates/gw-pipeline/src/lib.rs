@@ -17,6 +17,6 @@ mod reject;
 pub use metrics::ComponentMetrics;
 pub use operator::{Batch, OpContext, Operator, PassThrough};
 pub use partition::{
-    PartitionKey, PartitionOutput, PartitionedRuntime, RuntimeConfig, partition_of,
+    OperatorReport, PartitionKey, PartitionOutput, PartitionedRuntime, RuntimeConfig, partition_of,
 };
-pub use reject::{Reject, RejectCounts, RejectSink};
+pub use reject::{RawMasker, Reject, RejectCounts, RejectSink};

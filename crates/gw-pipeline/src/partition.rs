@@ -2,6 +2,7 @@
 
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use gw_model::{Exchange, Finding};
 use xxhash_rust::xxh3::xxh3_64;
@@ -71,6 +72,8 @@ pub struct OperatorReport {
     pub partition: usize,
     pub operator: &'static str,
     pub metrics: ComponentMetrics,
+    /// Wall time the operator spent processing batches (for per-stage cost breakdowns).
+    pub busy: Duration,
 }
 
 /// Runs operator chains on partition threads. Producers call [`push`](Self::push); the output
@@ -164,10 +167,13 @@ fn run_worker(
     mut ops: Vec<Box<dyn Operator>>,
     output: SyncSender<PartitionOutput>,
 ) -> Vec<OperatorReport> {
+    let mut busy = vec![Duration::ZERO; ops.len()];
     for mut batch in input {
         let mut ctx = OpContext::default();
-        for op in ops.iter_mut() {
+        for (op, busy) in ops.iter_mut().zip(busy.iter_mut()) {
+            let started = Instant::now();
             op.process(&mut batch, &mut ctx);
+            *busy += started.elapsed();
         }
         if output
             .send(PartitionOutput {
@@ -192,10 +198,12 @@ fn run_worker(
         });
     }
     ops.iter()
-        .map(|op| OperatorReport {
+        .zip(busy)
+        .map(|(op, busy)| OperatorReport {
             partition,
             operator: op.name(),
             metrics: op.metrics(),
+            busy,
         })
         .collect()
 }

@@ -1,0 +1,6 @@
+//! One module per CLI command.
+
+pub mod bench;
+pub mod demo;
+pub mod ingest;
+pub mod simulate;

@@ -1,0 +1,114 @@
+//! The `gatewatch` binary: CLI, configuration loading and wiring of the stages.
+
+mod cmd;
+mod config;
+mod progress;
+mod session;
+mod stages;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+
+/// Gatewatch: API discovery, posture and runtime threat detection from the traffic your
+/// gateway already logs. Everything runs locally; state is kept in one SQLite file.
+#[derive(Parser, Debug)]
+#[command(name = "gatewatch", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    /// Configuration file (default: ./gatewatch.toml when present, else built-in defaults).
+    #[arg(long, global = true, env = "GATEWATCH_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run Gatewatch on a simulated day of traffic with attacks and show what it finds (start here).
+    Demo(cmd::demo::DemoArgs),
+    /// Read gateway logs or captures, normalize them and store what is learned.
+    ///
+    /// Formats: native NDJSON/JSON arrays of gatewatch.exchange/1, HAR 1.2, NGINX combined and
+    /// JSON, Envoy/Istio JSON, Kong http-log, Azure APIM GatewayLogs and log-to-eventhub
+    /// payloads, AWS API Gateway and ALB access logs, Traefik JSON. `--format auto` (the
+    /// default) detects the format from the first records; gzip is read transparently; `-` is
+    /// stdin. Bad records never stop the run: each is counted by reason and, with --rejects,
+    /// written with file:line, field, reason and the (masked) original input.
+    Ingest(cmd::ingest::IngestArgs),
+    /// Find sensitive data (emails, cards, IBANs, national ids, secrets...) in text lines.
+    ///
+    /// Reads NDJSON lines `{"id": ..., "text": ...}` (or plain text lines, whose id is the line
+    /// number) on stdin and prints one line per input: `{"id": ..., "findings": [{"kind",
+    /// "start", "end", "confidence"}]}` with byte offsets into the text. A malformed line gets an
+    /// error line and the run goes on. Uses the `[classify]` settings of the config.
+    Classify {
+        /// Output format (NDJSON is the only one).
+        #[arg(long, default_value = "json", value_parser = ["json"])]
+        format: String,
+    },
+    /// Generate realistic, labelled API traffic (gatewatch.exchange/1 NDJSON) from OpenAPI specs
+    /// or the built-in sample APIs, with attack scenarios and their ground truth.
+    Simulate(cmd::simulate::SimulateArgs),
+    /// Measure throughput on simulated traffic held in memory: `bench` times the whole
+    /// pipeline with a per-stage breakdown, `bench ingest` parse + normalize on one thread.
+    Bench(cmd::bench::BenchArgs),
+    /// Print the JSON Schema of a Gatewatch record format.
+    Schema {
+        /// Which record: `exchange` (gatewatch.exchange/1) or `finding` (gatewatch.finding/1).
+        #[arg(value_parser = ["exchange", "finding"])]
+        record: String,
+    },
+    /// Show or check the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Print the effective configuration (file + GATEWATCH_* overrides + defaults) as TOML.
+    Show,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("gatewatch: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Demo(args) => cmd::demo::run(&config, args),
+        Command::Ingest(args) => cmd::ingest::run(&config, args),
+        Command::Classify { format: _ } => {
+            let classifier = gw_classify::Classifier::new(&config.classify)?;
+            let stdin = std::io::stdin().lock();
+            let stdout = std::io::BufWriter::new(std::io::stdout().lock());
+            gw_classify::run_classify_stream(stdin, stdout, &classifier)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Simulate(args) => cmd::simulate::run(args),
+        Command::Bench(args) => cmd::bench::run(&config, args),
+        Command::Schema { record } => {
+            let schema = match record.as_str() {
+                "exchange" => gw_model::json_schema::<gw_model::Exchange>(),
+                _ => gw_model::json_schema::<gw_model::Finding>(),
+            };
+            println!("{}", serde_json::to_string_pretty(&schema)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config(ConfigCommand::Show) => {
+            print!("{}", config.to_toml());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! One pipeline run: normalized records go through the partitioned operators, and a writer
+//! thread stores what comes out (records, findings) and streams findings to `--alerts-out`.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::sync_channel;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use gw_ingest::normalize::Normalizer;
+use gw_model::{Exchange, Finding};
+use gw_pipeline::{OperatorReport, PartitionOutput, PartitionedRuntime, RuntimeConfig};
+use gw_store::{ExchangeStorage, RetentionPolicy, RetentionReport, Store};
+use jiff::Timestamp;
+
+use crate::config::Config;
+use crate::stages::Stages;
+
+/// What a session needs beyond the config.
+pub struct SessionOptions {
+    /// Where every finding raised during the run is written as NDJSON.
+    pub alerts_out: Option<PathBuf>,
+}
+
+/// What the writer thread did.
+pub struct WriterOutcome {
+    pub store: Box<dyn Store>,
+    pub written: u64,
+    pub duplicates: u64,
+    pub findings: u64,
+    pub retention: Option<RetentionReport>,
+    /// Time the writer spent in the store (records and findings).
+    pub store_busy: Duration,
+    /// Counters and busy time of every operator of every partition.
+    pub operators: Vec<OperatorReport>,
+}
+
+pub struct Session {
+    normalizer: Normalizer,
+    runtime: PartitionedRuntime,
+    writer: JoinHandle<Result<WriterOutcome>>,
+    pub accepted: u64,
+    pub first_event: Option<Timestamp>,
+    pub last_event: Option<Timestamp>,
+}
+
+impl Session {
+    pub fn start(
+        config: &Config,
+        mut store: Box<dyn Store>,
+        options: SessionOptions,
+    ) -> Result<Session> {
+        let key = store.install_key().context("reading the install key")?;
+        let normalizer = Normalizer::new(&config.normalize, &key).context("normalize")?;
+        let mode = storage_mode(&config.store.exchanges);
+        let policy =
+            RetentionPolicy::new(config.retention.client_ip_days, config.retention.body_hours)
+                .context("retention")?;
+        let alerts = options
+            .alerts_out
+            .as_deref()
+            .map(open_alerts_out)
+            .transpose()?;
+        let stages = Stages::from_config(config)?;
+        let (tx, rx) = sync_channel::<PartitionOutput>(config.ingest.queue_batches.max(1) * 2);
+        let writer = std::thread::Builder::new()
+            .name("gw-store-writer".into())
+            .spawn(move || write_outputs(store, rx, mode, alerts, policy))
+            .context("starting the store writer")?;
+        let runtime = PartitionedRuntime::start(
+            RuntimeConfig {
+                partitions: config.partitions(),
+                batch_size: config.ingest.batch_size,
+                queue_batches: config.ingest.queue_batches,
+            },
+            |p| stages.operators(p),
+            tx,
+        );
+        Ok(Session {
+            normalizer,
+            runtime,
+            writer,
+            accepted: 0,
+            first_event: None,
+            last_event: None,
+        })
+    }
+
+    /// Normalizes one decoded record and hands it to the pipeline (blocks when the pipeline is
+    /// saturated). Credentials are redacted here, before the record reaches any stage, the
+    /// store or an output.
+    pub fn push(&mut self, mut x: Exchange) {
+        self.normalizer.normalize(&mut x);
+        self.accepted += 1;
+        let t = x.observed_at;
+        self.first_event = Some(self.first_event.map_or(t, |f| f.min(t)));
+        self.last_event = Some(self.last_event.map_or(t, |l| l.max(t)));
+        self.runtime.push(x);
+    }
+
+    /// Drains the pipeline, lets the writer store the rest, applies retention.
+    pub fn finish(self) -> Result<WriterOutcome> {
+        let reports = self.runtime.finish();
+        for r in &reports {
+            debug_assert!(r.metrics.is_balanced(), "{} lost records", r.operator);
+        }
+        let mut outcome = match self.writer.join() {
+            Ok(outcome) => outcome?,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        outcome.operators = reports;
+        Ok(outcome)
+    }
+}
+
+pub fn storage_mode(name: &str) -> ExchangeStorage {
+    match name {
+        "none" => ExchangeStorage::None,
+        "metadata_and_bodies" => ExchangeStorage::MetadataAndBodies,
+        _ => ExchangeStorage::Metadata,
+    }
+}
+
+fn open_alerts_out(path: &Path) -> Result<(PathBuf, BufWriter<File>)> {
+    let f = File::create(path)
+        .with_context(|| format!("{}: cannot create alerts file", path.display()))?;
+    Ok((path.to_path_buf(), BufWriter::new(f)))
+}
+
+fn write_outputs(
+    mut store: Box<dyn Store>,
+    rx: std::sync::mpsc::Receiver<PartitionOutput>,
+    mode: ExchangeStorage,
+    mut alerts: Option<(PathBuf, BufWriter<File>)>,
+    policy: RetentionPolicy,
+) -> Result<WriterOutcome> {
+    let mut written = 0;
+    let mut duplicates = 0;
+    let mut findings = 0;
+    let mut store_busy = Duration::ZERO;
+    for out in rx {
+        let started = Instant::now();
+        if !out.batch.is_empty() {
+            let report = store
+                .write_exchanges(&out.batch, mode)
+                .with_context(|| format!("{}: storing records", store.location()))?;
+            written += report.written;
+            duplicates += report.duplicates;
+        }
+        if !out.findings.is_empty() {
+            findings += out.findings.len() as u64;
+            write_findings(&mut alerts, &out.findings)?;
+            store
+                .upsert_findings(&out.findings)
+                .with_context(|| format!("{}: storing findings", store.location()))?;
+        }
+        store_busy += started.elapsed();
+    }
+    if let Some((path, w)) = &mut alerts {
+        w.flush()
+            .with_context(|| format!("{}: writing alerts", path.display()))?;
+    }
+    let retention = match store.event_watermark()? {
+        Some(now) => Some(
+            store
+                .apply_retention(now, &policy)
+                .with_context(|| format!("{}: applying retention", store.location()))?,
+        ),
+        None => None,
+    };
+    Ok(WriterOutcome {
+        store,
+        written,
+        duplicates,
+        findings,
+        retention,
+        store_busy,
+        operators: Vec::new(),
+    })
+}
+
+fn write_findings(
+    alerts: &mut Option<(PathBuf, BufWriter<File>)>,
+    findings: &[Finding],
+) -> Result<()> {
+    if let Some((path, w)) = alerts {
+        for f in findings {
+            serde_json::to_writer(&mut *w, f)?;
+            w.write_all(b"\n")
+                .with_context(|| format!("{}: writing alerts", path.display()))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,166 @@
+//! The pipeline stages of one install, built once from the config and shared by every
+//! partition: each partition gets its own operator chain over the shared, read-only parts.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use gw_classify::Classifier;
+use gw_detect::{AlertBook, Detector, ReputationDetector, ThreatList};
+use gw_enrich::{Enricher, ListCategory};
+use gw_model::Finding;
+use gw_pipeline::{Batch, ComponentMetrics, OpContext, Operator};
+use jiff::{SignedDuration, Timestamp};
+
+use crate::config::Config;
+
+/// Read-only parts shared by every partition.
+pub struct Stages {
+    enricher: Arc<Enricher>,
+    classifier: Arc<Classifier>,
+    threat_lists: Vec<ThreatList>,
+    detect: crate::config::DetectConfig,
+}
+
+impl Stages {
+    pub fn from_config(config: &Config) -> Result<Stages> {
+        let enricher = Enricher::from_config(&config.enrich).context("enrich")?;
+        let classifier = Classifier::new(&config.classify).context("classify")?;
+        let threat_lists = config
+            .enrich
+            .lists
+            .iter()
+            .filter(|l| l.category == ListCategory::Malicious)
+            .map(|l| ThreatList {
+                name: l.name.clone(),
+                severity: l.effective_severity(),
+            })
+            .collect();
+        Ok(Stages {
+            enricher: Arc::new(enricher),
+            classifier: Arc::new(classifier),
+            threat_lists,
+            detect: config.detect.clone(),
+        })
+    }
+
+    /// The operator chain of one partition, in pipeline order.
+    pub fn operators(&self, _partition: usize) -> Vec<Box<dyn Operator>> {
+        let mut detectors = gw_detect::build_all();
+        detectors.push(Box::new(ReputationDetector::new(self.threat_lists.clone())));
+        let window = SignedDuration::from_mins(i64::from(self.detect.alert_window_minutes));
+        let alerts = AlertBook::new(window, self.detect.max_evidence_ids)
+            .expect("the config validated the window and evidence bound");
+        vec![
+            Box::new(EnrichStage {
+                enricher: self.enricher.clone(),
+                metrics: ComponentMetrics::default(),
+            }),
+            Box::new(ClassifyStage {
+                classifier: self.classifier.clone(),
+                metrics: ComponentMetrics::default(),
+            }),
+            Box::new(DetectStage {
+                detectors,
+                alerts,
+                allowance: SignedDuration::from_secs(i64::from(self.detect.out_of_order_seconds)),
+                watermark: None,
+                raw: Vec::new(),
+                metrics: ComponentMetrics::default(),
+            }),
+        ]
+    }
+}
+
+/// Geo/ASN, threat intel, TOR and IP class onto `record.enrich`.
+struct EnrichStage {
+    enricher: Arc<Enricher>,
+    metrics: ComponentMetrics,
+}
+
+impl Operator for EnrichStage {
+    fn name(&self) -> &'static str {
+        "enrich"
+    }
+
+    fn process(&mut self, batch: &mut Batch, _ctx: &mut OpContext) {
+        self.enricher.enrich_batch(batch);
+        let n = batch.len() as u64;
+        self.metrics.received += n;
+        self.metrics.sent += n;
+    }
+
+    fn metrics(&self) -> ComponentMetrics {
+        self.metrics
+    }
+}
+
+/// Sensitive data labels onto `record.sensitive` (kinds and places, never values).
+struct ClassifyStage {
+    classifier: Arc<Classifier>,
+    metrics: ComponentMetrics,
+}
+
+impl Operator for ClassifyStage {
+    fn name(&self) -> &'static str {
+        "classify"
+    }
+
+    fn process(&mut self, batch: &mut Batch, _ctx: &mut OpContext) {
+        for x in batch.iter_mut() {
+            let findings = gw_classify::classify_exchange(&self.classifier, x);
+            x.sensitive = gw_classify::sensitive_labels(&findings);
+        }
+        let n = batch.len() as u64;
+        self.metrics.received += n;
+        self.metrics.sent += n;
+    }
+
+    fn metrics(&self) -> ComponentMetrics {
+        self.metrics
+    }
+}
+
+/// Runs every detector on the batch and folds their per-record findings into alerts (one per
+/// rule, endpoint, actor and window). Alerts leave the stage when their window closes in event
+/// time (the watermark passes its end plus the out-of-order allowance) or at the end of input.
+struct DetectStage {
+    detectors: Vec<Box<dyn Detector>>,
+    alerts: AlertBook,
+    allowance: SignedDuration,
+    watermark: Option<Timestamp>,
+    raw: Vec<Finding>,
+    metrics: ComponentMetrics,
+}
+
+impl Operator for DetectStage {
+    fn name(&self) -> &'static str {
+        "detect"
+    }
+
+    fn process(&mut self, batch: &mut Batch, ctx: &mut OpContext) {
+        for d in self.detectors.iter_mut() {
+            d.detect(batch, &mut self.raw);
+        }
+        for f in self.raw.drain(..) {
+            self.alerts.record(f);
+        }
+        if let Some(latest) = batch.iter().map(|x| x.observed_at).max() {
+            let w = self.watermark.map_or(latest, |w| w.max(latest));
+            self.watermark = Some(w);
+            if let Ok(closing) = w.checked_sub(self.allowance) {
+                ctx.findings.extend(self.alerts.close_until(closing));
+            }
+        }
+        let n = batch.len() as u64;
+        self.metrics.received += n;
+        self.metrics.sent += n;
+    }
+
+    fn finish(&mut self, ctx: &mut OpContext) {
+        ctx.findings.extend(self.alerts.drain());
+    }
+
+    fn metrics(&self) -> ComponentMetrics {
+        self.metrics
+    }
+}

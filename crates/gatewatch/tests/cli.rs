@@ -1,0 +1,338 @@
+//! End-to-end: the real binary, real files, a real SQLite store.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn gatewatch(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gatewatch"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("GATEWATCH_CONFIG")
+        .output()
+        .expect("running gatewatch")
+}
+
+fn record(i: u32, status: &str) -> String {
+    format!(
+        r#"{{"schema":"gatewatch.exchange/1","observed_at":"2024-06-10T09:13:{:02}Z","source":{{"kind":"native","capture":"frontend"}},"client":{{"ip":"203.0.113.{i}"}},"server":{{"host":"api.example.com"}},"request":{{"method":"GET","path":"/users/{i}"}},"response":{{"status":{status}}}}}"#,
+        i % 60
+    )
+}
+
+fn summary(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("--json prints one JSON document")
+}
+
+#[test]
+fn bad_lines_are_rejected_with_place_and_reason_and_good_lines_survive() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = [
+        record(1, "200"),
+        "not json at all".to_string(),
+        record(2, "\"abc\""),
+        String::new(),
+        record(3, "404"),
+        record(4, "999"),
+        record(5, "201"),
+    ];
+    std::fs::write(dir.path().join("in.ndjson"), lines.join("\n")).unwrap();
+    let out = gatewatch(
+        dir.path(),
+        &[
+            "ingest",
+            "in.ndjson",
+            "--db",
+            "g.db",
+            "--rejects",
+            "rejects.ndjson",
+            "--alerts-out",
+            "alerts.ndjson",
+            "--json",
+            "-q",
+        ],
+    );
+    let s = summary(&out);
+    assert_eq!(s["records_read"], 6);
+    assert_eq!(s["accepted"], 3);
+    assert_eq!(s["stored"], 3);
+    assert_eq!(s["rejected"], 3);
+    assert_eq!(s["rejected_by_reason"]["invalid_json"], 1);
+    assert_eq!(s["rejected_by_reason"]["bad_field"], 2);
+    assert_eq!(s["inputs"][0]["format"], "native");
+
+    let rejects: Vec<serde_json::Value> =
+        std::fs::read_to_string(dir.path().join("rejects.ndjson"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+    let places: Vec<(u64, Option<&str>)> = rejects
+        .iter()
+        .map(|r| (r["line"].as_u64().unwrap(), r["field"].as_str()))
+        .collect();
+    assert_eq!(
+        places,
+        vec![
+            (2, None),
+            (3, Some("response.status")),
+            (6, Some("response.status"))
+        ]
+    );
+    assert_eq!(rejects[0]["raw"], "not json at all");
+    assert!(
+        rejects[2]["message"]
+            .as_str()
+            .unwrap()
+            .contains("found 999")
+    );
+    assert!(
+        dir.path().join("alerts.ndjson").exists(),
+        "--alerts-out is created even when empty"
+    );
+
+    let store = gw_store::open_store(dir.path().join("g.db").to_str().unwrap()).unwrap();
+    assert_eq!(store.count_exchanges().unwrap(), 3);
+    let runs = store.list_runs(10).unwrap();
+    assert_eq!(runs.len(), 1);
+    let run = runs[0].summary.as_ref().expect("the run is finished");
+    assert_eq!((run.accepted, run.rejected()), (3, 3));
+}
+
+#[test]
+fn reingesting_the_same_file_stores_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let text: Vec<String> = (1..=20).map(|i| record(i, "200")).collect();
+    std::fs::write(dir.path().join("in.ndjson"), text.join("\n")).unwrap();
+    let first = summary(&gatewatch(
+        dir.path(),
+        &["ingest", "in.ndjson", "--db", "g.db", "--json", "-q"],
+    ));
+    let second = summary(&gatewatch(
+        dir.path(),
+        &["ingest", "in.ndjson", "--db", "g.db", "--json", "-q"],
+    ));
+    assert_eq!(first["stored"], 20);
+    assert_eq!(second["stored"], 0);
+    assert_eq!(second["already_stored"], 20);
+}
+
+#[test]
+fn gzip_and_stdin_inputs_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let text: Vec<String> = (1..=5).map(|i| record(i, "200")).collect();
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(text.join("\n").as_bytes()).unwrap();
+    std::fs::write(dir.path().join("in.log"), enc.finish().unwrap()).unwrap();
+    let s = summary(&gatewatch(
+        dir.path(),
+        &["ingest", "in.log", "--db", "g.db", "--json", "-q"],
+    ));
+    assert_eq!(s["accepted"], 5);
+    assert_eq!(s["inputs"][0]["gzip"], true);
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatewatch"))
+        .args(["ingest", "-", "--db", "s.db", "--json", "-q"])
+        .current_dir(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.join("\n").as_bytes())
+        .unwrap();
+    let s = summary(&child.wait_with_output().unwrap());
+    assert_eq!(s["accepted"], 5);
+    assert_eq!(s["inputs"][0]["name"], "-");
+}
+
+#[test]
+fn unreadable_or_unrecognised_inputs_are_clear_errors_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = gatewatch(dir.path(), &["ingest", "missing.log", "--db", "g.db", "-q"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("missing.log: cannot open"), "{err}");
+
+    std::fs::write(
+        dir.path().join("mystery.txt"),
+        "\u{1}\u{2} nothing any gateway writes\n",
+    )
+    .unwrap();
+    let out = gatewatch(dir.path(), &["ingest", "mystery.txt", "--db", "g.db", "-q"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("mystery.txt: cannot tell the format") && err.contains("--format"),
+        "{err}"
+    );
+
+    let out = gatewatch(
+        dir.path(),
+        &["ingest", "mystery.txt", "--format", "syslog", "-q"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown format \"syslog\""));
+}
+
+#[test]
+fn schema_and_config_show_print_what_they_say() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = gatewatch(dir.path(), &["schema", "exchange"]);
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(schema["title"], "Exchange");
+    assert!(schema["properties"]["observed_at"].is_object());
+    let out = gatewatch(dir.path(), &["schema", "finding"]);
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(schema["properties"]["fingerprint"].is_object());
+
+    let out = Command::new(env!("CARGO_BIN_EXE_gatewatch"))
+        .args(["config", "show"])
+        .current_dir(dir.path())
+        .env("GATEWATCH_RETENTION_CLIENT_IP_DAYS", "7")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("client_ip_days = 7"), "{text}");
+    assert!(text.contains("body_hours = 48"), "{text}");
+
+    std::fs::write(
+        dir.path().join("gatewatch.toml"),
+        "[retention]\nbody_hours = 100\n",
+    )
+    .unwrap();
+    let out = gatewatch(dir.path(), &["config", "show"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("gatewatch.toml") && err.contains("retention.body_hours: must be at most 48"),
+        "{err}"
+    );
+}
+
+#[test]
+fn rejected_input_is_kept_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("in.ndjson"),
+        "{\"broken\": \"mail jane.roe@example.org card 4111 1111 1111 1111\"\n",
+    )
+    .unwrap();
+    let out = gatewatch(
+        dir.path(),
+        &[
+            "ingest",
+            "in.ndjson",
+            "--format",
+            "native",
+            "--db",
+            "g.db",
+            "--rejects",
+            "r.ndjson",
+            "-q",
+        ],
+    );
+    assert!(out.status.success());
+    let text = std::fs::read_to_string(dir.path().join("r.ndjson")).unwrap();
+    assert!(!text.contains("jane.roe@example.org"), "{text}");
+    assert!(!text.contains("4111 1111 1111 1111"), "{text}");
+    assert!(
+        text.contains("@example.org") && text.contains("1111"),
+        "masked, still recognisable: {text}"
+    );
+}
+
+#[test]
+fn classify_reports_byte_offsets_and_survives_bad_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatewatch"))
+        .arg("classify")
+        .current_dir(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input =
+        "{\"id\":\"a\",\"text\":\"é mail: a.b@example.com\"}\n{oops\nplain 4111-1111-1111-1111\n";
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["id"], "a");
+    let f = &lines[0]["findings"][0];
+    assert_eq!(f["kind"], "email");
+    // "é" is two bytes: offsets are bytes, not characters.
+    assert_eq!(
+        (f["start"].as_u64(), f["end"].as_u64()),
+        (Some(9), Some(24))
+    );
+    assert!(lines[1]["error"].as_str().unwrap().contains("line 2"));
+    assert_eq!(lines[2]["id"], 3);
+    assert_eq!(lines[2]["findings"][0]["kind"], "credit_card");
+}
+
+#[test]
+fn credentials_never_reach_the_store_and_identity_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    // header {"alg":"HS256"}, payload {"sub":"user-42","iss":"https://idp.example.com"}
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyLTQyIiwiaXNzIjoiaHR0cHM6Ly9pZHAuZXhhbXBsZS5jb20ifQ.c2lnbmF0dXJlLXNlY3JldC14eXo";
+    let api_key = "sk_test_4eC39HqLyjWDarjtT1zdp7dc";
+    let line = format!(
+        r#"{{"observed_at":"2024-06-10T09:13:20Z","source":{{"kind":"native","capture":"frontend"}},"client":{{"ip":"198.51.100.7"}},"server":{{"host":"api.example.com"}},"request":{{"method":"GET","path":"/orders","query":"api_key={api_key}&page=2","headers":[{{"name":"authorization","value":"Bearer {jwt}"}},{{"name":"cookie","value":"session=s3cr3t-cookie-value"}}],"body":{{"captured":9,"content":"{{\"a\":1}}"}}}},"response":{{"status":200}}}}"#
+    );
+    std::fs::write(dir.path().join("in.ndjson"), format!("{line}\n")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gatewatch"))
+        .args(["ingest", "in.ndjson", "--db", "g.db", "--json", "-q"])
+        .current_dir(dir.path())
+        .env("GATEWATCH_STORE_EXCHANGES", "metadata_and_bodies")
+        .output()
+        .unwrap();
+    assert_eq!(summary(&out)["stored"], 1);
+    let mut bytes = Vec::new();
+    for f in ["g.db", "g.db-wal"] {
+        if let Ok(b) = std::fs::read(dir.path().join(f)) {
+            bytes.extend(b);
+        }
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    for secret in [
+        jwt,
+        api_key,
+        "s3cr3t-cookie-value",
+        "c2lnbmF0dXJlLXNlY3JldC14eXo",
+    ] {
+        assert!(!text.contains(secret), "{secret} reached the store");
+    }
+    let store = gw_store::open_store(dir.path().join("g.db").to_str().unwrap()).unwrap();
+    let export = store.export_by_ip("198.51.100.7".parse().unwrap()).unwrap();
+    let exported = serde_json::to_string(&export).unwrap();
+    assert!(
+        exported.contains("user-42@https://idp.example.com"),
+        "{exported}"
+    );
+    assert!(exported.contains("hmac-sha256:"), "{exported}");
+    assert!(
+        exported.contains("page=2"),
+        "the rest of the query is kept: {exported}"
+    );
+}
