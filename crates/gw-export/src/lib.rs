@@ -1,0 +1,47 @@
+//! Gatewatch exports: turns `gatewatch.finding/1` records into the formats security teams
+//! consume, and findings into gateway blocklists.
+//!
+//! Every function here is a pure, synchronous mapping from findings to bytes (plus one
+//! size-rotated NDJSON file writer). Transports (HTTPS, syslog sockets, retries, auth) live with
+//! the server, not here, so this crate pulls in no async runtime and no HTTP client. It never adds
+//! request content beyond what a finding already holds: evidence samples arrive masked upstream
+//! and are copied as they are.
+//!
+//! Entry points:
+//! * [`render_alerts`] / [`AlertFormat`] — what `gatewatch alerts --format …` prints.
+//! * [`render_blocklist`], [`blocklist_from_findings`], [`BlocklistFormat`] — what
+//!   `gatewatch blocklist export` prints.
+//! * one module per format for sinks that need more control (batching, envelopes, framing).
+
+mod alerts;
+pub mod batch;
+pub mod blocklist;
+pub mod cef;
+pub mod ecs;
+mod error;
+pub mod filter;
+pub mod ndjson;
+pub mod ocsf;
+mod producer;
+pub mod sentinel;
+pub mod splunk;
+pub mod syslog;
+mod taxonomy;
+pub mod webhook;
+
+pub use alerts::{AlertFormat, render_alerts};
+pub use blocklist::{
+    BlockEntry, BlockReason, BlocklistFormat, blocklist_from_findings, render_blocklist,
+};
+pub use error::ExportError;
+pub use filter::SinkFilter;
+pub use producer::Producer;
+pub use taxonomy::{
+    cef_severity, is_data_security, mitre_tactic_name, ocsf_severity_id, syslog_severity,
+};
+
+/// Result alias of this crate.
+pub type Result<T, E = ExportError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod test_support;
