@@ -39,6 +39,13 @@ enum Command {
     /// stdin. Bad records never stop the run: each is counted by reason and, with --rejects,
     /// written with file:line, field, reason and the (masked) original input.
     Ingest(cmd::ingest::IngestArgs),
+    /// List threat alerts (newest first), export them (--format ocsf|cef|json|...), or change
+    /// their status: ack, suppress --reason, resolve, reopen.
+    Alerts(cmd::alerts::FindingsArgs),
+    /// Like `alerts`, over every finding kind (threat, posture, inventory).
+    Findings(cmd::alerts::FindingsArgs),
+    /// Gateway blocklists from open threat alerts.
+    Blocklist(cmd::alerts::BlocklistArgs),
     /// Find sensitive data (emails, cards, IBANs, national ids, secrets...) in text lines.
     ///
     /// Reads NDJSON lines `{"id": ..., "text": ...}` (or plain text lines, whose id is the line
@@ -97,6 +104,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Simulate(args) => cmd::simulate::run(args),
+        Command::Alerts(args) => {
+            cmd::alerts::run(&config, args, Some(gw_model::FindingKind::Threat))
+        }
+        Command::Findings(args) => cmd::alerts::run(&config, args, None),
+        Command::Blocklist(args) => cmd::alerts::run_blocklist(&config, args),
         Command::Bench(args) => cmd::bench::run(&config, args),
         Command::Schema { record } => {
             let schema = match record.as_str() {

@@ -336,3 +336,97 @@ fn credentials_never_reach_the_store_and_identity_is_kept() {
         "the rest of the query is kept: {exported}"
     );
 }
+
+fn attack(i: u32, ip: &str, query: &str) -> String {
+    format!(
+        r#"{{"observed_at":"2024-06-10T09:{:02}:00Z","source":{{"kind":"native","capture":"frontend"}},"client":{{"ip":"{ip}"}},"server":{{"host":"api.example.com"}},"request":{{"method":"GET","path":"/items","query":"{query}"}},"response":{{"status":200}}}}"#,
+        i % 60
+    )
+}
+
+#[test]
+fn injection_becomes_one_alert_that_can_be_handled_and_blocked() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines: Vec<String> = (0..30)
+        .map(|i| attack(i, "203.0.113.66", "id=1%27%20OR%20%271%27%3D%271"))
+        .collect();
+    lines.extend((0..30).map(|i| attack(i, "198.51.100.5", "id=42&sort=name")));
+    std::fs::write(dir.path().join("in.ndjson"), lines.join("\n")).unwrap();
+    let s = summary(&gatewatch(
+        dir.path(),
+        &[
+            "ingest",
+            "in.ndjson",
+            "--db",
+            "g.db",
+            "--alerts-out",
+            "alerts.ndjson",
+            "--json",
+            "-q",
+        ],
+    ));
+    assert_eq!(s["accepted"], 60);
+
+    let out = gatewatch(dir.path(), &["alerts", "--db", "g.db", "--format", "json"]);
+    assert!(out.status.success());
+    let alerts: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        alerts.len(),
+        1,
+        "30 hits of one rule by one actor on one endpoint = one alert: {alerts:?}"
+    );
+    let a = &alerts[0];
+    assert_eq!(a["rule"]["id"], "GW-T-SQLI");
+    assert_eq!(a["count"], 30);
+    assert_eq!(a["actor"]["ip"], "203.0.113.66");
+    let streamed = std::fs::read_to_string(dir.path().join("alerts.ndjson")).unwrap();
+    assert!(
+        streamed.contains("GW-T-SQLI"),
+        "--alerts-out carries the alert"
+    );
+
+    let id = a["id"].as_str().unwrap();
+    let out = gatewatch(dir.path(), &["alerts", "ack", id, "--db", "g.db"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = gatewatch(
+        dir.path(),
+        &[
+            "alerts",
+            "--db",
+            "g.db",
+            "--status",
+            "acknowledged",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 1);
+
+    let out = gatewatch(
+        dir.path(),
+        &["blocklist", "export", "--format", "plain", "--db", "g.db"],
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("203.0.113.66"), "{text}");
+    assert!(
+        !text.contains("198.51.100.5"),
+        "the benign client is not blocked: {text}"
+    );
+
+    let out = gatewatch(dir.path(), &["alerts", "--db", "g.db", "--format", "cef"]);
+    assert!(String::from_utf8(out.stdout).unwrap().starts_with("CEF:0|"));
+    let out = gatewatch(dir.path(), &["alerts", "suppress", id, "--db", "g.db"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "suppressing without a reason is refused"
+    );
+}

@@ -1,5 +1,6 @@
 //! One module per CLI command.
 
+pub mod alerts;
 pub mod bench;
 pub mod demo;
 pub mod ingest;
