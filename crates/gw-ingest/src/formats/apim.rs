@@ -9,8 +9,6 @@
 //! [`ApimPolicy`] reads the one-object-per-call payload of the reference `log-to-eventhub`
 //! policy (reference/ecosystem-formats.md A1.2), which carries headers and bodies.
 
-use std::collections::HashMap;
-
 use gw_model::{
     ApiRef, Capture, Client, Exchange, GatewayError, GatewayInfo, Header, Identity, Response,
     Server, Source, SourceKind, Tls, Upstream,
@@ -18,36 +16,12 @@ use gw_model::{
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::lenient::{self, Entry, Object, take, take_object, text};
+use super::fields::{self, Columns, Entry, Nested, Object, take, take_object, text};
 use crate::decoder::{line_of, offset_in};
 use crate::{DecodeCtx, DecodeError, Decoder, Emit, Framing, RejectReason, Sample, Unit};
 
 /// APIM caps logged bodies (diagnostic "number of payload bytes to log", at most 8192).
 const APIM_BODY_CAP: usize = 8192;
-
-fn json_framing(sample: &Sample<'_>) -> Framing {
-    if lenient::first_byte(sample.head) == Some(b'[') || sample.multiline_json {
-        Framing::Document
-    } else {
-        Framing::Lines
-    }
-}
-
-fn emit(
-    entry: &Entry<'_>,
-    index: usize,
-    result: Result<Exchange, DecodeError>,
-    ctx: &DecodeCtx,
-    out: &mut dyn Emit,
-) {
-    match result {
-        Ok(mut x) => {
-            ctx.finish_record(&mut x, entry.line, index, entry.bytes);
-            out.record(x);
-        }
-        Err(err) => entry.reject(out, err),
-    }
-}
 
 /// `GatewayLogs` resource-log records and `ApiManagementGatewayLogs` rows.
 pub struct ApimGatewayLogs;
@@ -58,11 +32,11 @@ impl Decoder for ApimGatewayLogs {
     }
 
     fn framing(&self, sample: &Sample<'_>) -> Framing {
-        json_framing(sample)
+        fields::json_framing(sample)
     }
 
     fn sniff(&self, sample: &Sample<'_>) -> u8 {
-        let Some(obj) = lenient::first_object(sample.json) else {
+        let Some(obj) = fields::first_object(sample.json) else {
             let head = String::from_utf8_lossy(&sample.head[..sample.head.len().min(8192)]);
             let gateway_logs =
                 head.contains("\"GatewayLogs\"") || head.contains("\"ApiManagementGatewayLogs\"");
@@ -98,7 +72,7 @@ impl Decoder for ApimGatewayLogs {
     }
 
     fn decode(&self, unit: Unit<'_>, ctx: &DecodeCtx, out: &mut dyn Emit) {
-        lenient::for_each_json_value(unit, out, |entry, out| {
+        fields::for_each_json_value(unit, out, |entry, out| {
             let records = serde_json::from_slice::<Envelope<'_>>(entry.bytes)
                 .ok()
                 .and_then(|e| e.records);
@@ -106,7 +80,7 @@ impl Decoder for ApimGatewayLogs {
                 let result = entry
                     .object()
                     .and_then(|r| decode_gateway_log(r, entry.bytes));
-                return emit(&entry, entry.index, result, ctx, out);
+                return entry.finish(result, ctx, out);
             };
             let Ok(records) = serde_json::from_str::<Vec<&RawValue>>(records.get()) else {
                 let err = DecodeError::field(
@@ -127,7 +101,7 @@ impl Decoder for ApimGatewayLogs {
                     index: entry.index * 1_000_000 + i,
                 };
                 let result = record.object().and_then(|r| decode_gateway_log(r, bytes));
-                emit(&record, record.index, result, ctx, out);
+                record.finish(result, ctx, out);
             }
         });
     }
@@ -142,41 +116,36 @@ struct Envelope<'a> {
 
 /// Case-insensitive view of one record: top-level members and those of `properties`, the way
 /// the streamed form nests them, keyed by lower-cased name.
-struct Columns {
-    by_name: HashMap<String, (String, Value)>,
+struct GatewayColumns {
+    columns: Columns,
     /// Log Analytics rows name their columns in PascalCase; rejects use the source's spelling.
     pascal: bool,
 }
 
-impl Columns {
+impl std::ops::Deref for GatewayColumns {
+    type Target = Columns;
+    fn deref(&self) -> &Columns {
+        &self.columns
+    }
+}
+
+impl std::ops::DerefMut for GatewayColumns {
+    fn deref_mut(&mut self) -> &mut Columns {
+        &mut self.columns
+    }
+}
+
+impl GatewayColumns {
     fn new(mut record: Object) -> Self {
-        let mut by_name = HashMap::with_capacity(record.len() + 32);
+        let mut columns = Columns::with_capacity(record.len() + 32);
         let pascal = record
             .keys()
             .any(|k| k.starts_with(|c: char| c.is_ascii_uppercase()));
         let properties = take_object(&mut record, "properties");
         for (k, v) in record.into_iter().chain(properties.into_iter().flatten()) {
-            by_name.insert(k.to_ascii_lowercase(), (k, v));
+            columns.insert(k.to_ascii_lowercase(), k, v);
         }
-        Columns { by_name, pascal }
-    }
-
-    /// Removes a column (first of the names given), unknown values read as absent.
-    fn take(&mut self, names: &[&str]) -> Option<(String, Value)> {
-        let mut found = None;
-        for n in names {
-            if let Some((k, v)) = self.by_name.remove(*n)
-                && found.is_none()
-                && !lenient::is_unknown(&v)
-            {
-                found = Some((k, v));
-            }
-        }
-        found
-    }
-
-    fn text(&mut self, names: &[&str]) -> Option<String> {
-        self.take(names).and_then(|(_, v)| text(&v))
+        GatewayColumns { columns, pascal }
     }
 
     /// A required column is absent, named as this record's shape spells it.
@@ -184,21 +153,8 @@ impl Columns {
         DecodeError::missing(if self.pascal { pascal } else { camel })
     }
 
-    fn map<T>(
-        &mut self,
-        names: &[&str],
-        f: impl Fn(&Value, &str) -> Result<Option<T>, DecodeError>,
-    ) -> Result<Option<T>, DecodeError> {
-        match self.take(names) {
-            Some((k, v)) => f(&v, &k),
-            None => Ok(None),
-        }
-    }
-
     fn into_extra(self, extra: &mut Object) {
-        let mut rest: Vec<(String, Value)> = self.by_name.into_values().collect();
-        rest.sort_by(|a, b| a.0.cmp(&b.0));
-        for (k, v) in rest {
+        let rest = self.columns.into_rest().into_iter().map(|(k, v)| {
             // Backend header columns are `dynamic`: a JSON object, or one held in a string.
             // Kept as `apim.BackendRequestHeaders.<Name>` so normalization sees each header.
             let v = match v {
@@ -210,33 +166,28 @@ impl Columns {
                 }
                 v => v,
             };
-            match v {
-                Value::Object(o) => lenient::keep_unmapped(extra, &format!("apim.{k}"), o),
-                v if lenient::is_unknown(&v) => {}
-                v => {
-                    extra.insert(format!("apim.{k}"), v);
-                }
-            }
-        }
+            (k, v)
+        });
+        fields::keep_unmapped(extra, "apim", rest, Nested::Flatten);
     }
 }
 
 /// `raw` is the record's JSON text, read again for the source order of its header objects.
 fn decode_gateway_log(record: Object, raw: &[u8]) -> Result<Exchange, DecodeError> {
-    let orders = lenient::header_orders(raw);
-    let mut c = Columns::new(record);
+    let orders = fields::header_orders(raw);
+    let mut c = GatewayColumns::new(record);
     let observed_at = c
-        .map(&["timestamp", "timegenerated", "time"], lenient::timestamp)?
+        .map(&["timestamp", "timegenerated", "time"], fields::timestamp)?
         .ok_or_else(|| c.missing("time", "TimeGenerated"))?;
     let method = c
         .text(&["method"])
         .filter(|m| m.bytes().all(|b| b.is_ascii_graphic()))
         .ok_or_else(|| c.missing("method", "Method"))?;
     let url = c.text(&["url"]).ok_or_else(|| c.missing("url", "Url"))?;
-    let parts = lenient::split_url(&url);
+    let parts = fields::split_url_or_target(&url);
 
-    let mut req_headers = c.map(&["requestheaders"], lenient::headers)?;
-    let mut resp_headers = c.map(&["responseheaders"], lenient::headers)?;
+    let mut req_headers = c.map(&["requestheaders"], fields::headers)?;
+    let mut resp_headers = c.map(&["responseheaders"], fields::headers)?;
     for (headers, name) in [
         (&mut req_headers, "requestheaders"),
         (&mut resp_headers, "responseheaders"),
@@ -244,10 +195,10 @@ fn decode_gateway_log(record: Object, raw: &[u8]) -> Result<Exchange, DecodeErro
         if let Some(h) = headers.as_mut() {
             let order = [name.to_string(), format!("properties.{name}")]
                 .iter()
-                .map(|p| lenient::order_of(&orders, p))
+                .map(|p| fields::order_of(&orders, p))
                 .find(|o| !o.is_empty())
                 .unwrap_or_default();
-            lenient::restore_order(h, order);
+            fields::restore_order(h, order);
         }
     }
     let req_body = c
@@ -258,12 +209,12 @@ fn decode_gateway_log(record: Object, raw: &[u8]) -> Result<Exchange, DecodeErro
         .map(|b| apim_body(b, resp_headers.as_deref()));
 
     let tls = c.text(&["clienttlsversion"]).map(|v| Tls {
-        version: Some(lenient::tls_version(&v)),
+        version: Some(fields::tls_version(&v)),
         ..Tls::default()
     });
     let upstream = Upstream {
         address: None,
-        status: c.map(&["backendresponsecode"], lenient::status)?,
+        status: c.map(&["backendresponsecode"], fields::status)?,
         url: c.text(&["backendurl"]),
         cluster: c.text(&["backendid"]),
     };
@@ -316,12 +267,13 @@ fn decode_gateway_log(record: Object, raw: &[u8]) -> Result<Exchange, DecodeErro
         method,
         parts.path,
     );
-    x.duration_ms = c.map(&["totaltime", "durationms"], lenient::millis)?;
-    x.upstream_duration_ms = c.map(&["backendtime"], lenient::millis)?;
+    x.duration_ms = c.map(&["totaltime", "durationms"], fields::millis)?;
+    x.upstream_duration_ms = c.map(&["backendtime"], fields::millis)?;
     x.request_id = c.text(&["correlationid"]);
-    x.trace_id = lenient::trace_id(req_headers.as_deref());
+    x.trace_id =
+        gw_model::header_value(req_headers.as_deref(), "traceparent").and_then(fields::trace_id);
     x.client = Client {
-        ip: c.map(&["calleripaddress"], lenient::ip)?,
+        ip: c.map(&["calleripaddress"], fields::ip)?,
         tls,
         ..Client::default()
     };
@@ -334,15 +286,15 @@ fn decode_gateway_log(record: Object, raw: &[u8]) -> Result<Exchange, DecodeErro
     x.request.query = parts.query.map(str::to_string);
     x.request.http_version = c
         .text(&["clientprotocol"])
-        .and_then(|p| lenient::http_version(&p));
-    x.request.size = c.map(&["requestsize"], lenient::unsigned)?;
+        .and_then(|p| fields::http_version(&p));
+    x.request.size = c.map(&["requestsize"], fields::unsigned)?;
     x.response = Response {
-        status: c.map(&["responsecode"], lenient::status)?,
+        status: c.map(&["responsecode"], fields::status)?,
         content_type: gw_model::header_value(resp_headers.as_deref(), "content-type")
             .map(str::to_string),
         headers: resp_headers,
         body: resp_body,
-        size: c.map(&["responsesize"], lenient::unsigned)?,
+        size: c.map(&["responsesize"], fields::unsigned)?,
     };
     x.request.headers = req_headers;
     x.request.body = req_body;
@@ -359,7 +311,7 @@ fn decode_gateway_log(record: Object, raw: &[u8]) -> Result<Exchange, DecodeErro
 }
 
 /// `lastError` as the streamed object or the `LastError*` columns.
-fn last_error(c: &mut Columns) -> Option<GatewayError> {
+fn last_error(c: &mut GatewayColumns) -> Option<GatewayError> {
     let nested = c.take(&["lasterror"]).and_then(|(_, v)| match v {
         Value::Object(o) => Some(o),
         _ => None,
@@ -391,7 +343,7 @@ fn service_name(resource_id: &str) -> Option<String> {
 fn apim_body(content: String, headers: Option<&[Header]>) -> gw_model::Body {
     let size =
         gw_model::header_value(headers, "content-length").and_then(|v| v.trim().parse().ok());
-    lenient::body(content, size, Some(APIM_BODY_CAP))
+    fields::body(content, size, Some(APIM_BODY_CAP))
 }
 
 /// The reference `log-to-eventhub` policy payload (one JSON object per call).
@@ -403,11 +355,11 @@ impl Decoder for ApimPolicy {
     }
 
     fn framing(&self, sample: &Sample<'_>) -> Framing {
-        json_framing(sample)
+        fields::json_framing(sample)
     }
 
     fn sniff(&self, sample: &Sample<'_>) -> u8 {
-        let Some(obj) = lenient::first_object(sample.json) else {
+        let Some(obj) = fields::first_object(sample.json) else {
             let head = String::from_utf8_lossy(&sample.head[..sample.head.len().min(8192)]);
             return if head.contains("\"azure.apim.policy\"") {
                 90
@@ -427,9 +379,9 @@ impl Decoder for ApimPolicy {
     }
 
     fn decode(&self, unit: Unit<'_>, ctx: &DecodeCtx, out: &mut dyn Emit) {
-        lenient::for_each_json_value(unit, out, |entry, out| {
+        fields::for_each_json_value(unit, out, |entry, out| {
             let result = entry.object().and_then(decode_policy);
-            emit(&entry, entry.index, result, ctx, out);
+            entry.finish(result, ctx, out);
         });
     }
 }
@@ -442,7 +394,7 @@ fn decode_policy(mut obj: Object) -> Result<Exchange, DecodeError> {
     let mut extra = Object::new();
     take(&mut obj, "schema");
     let observed_at = take(&mut obj, "observed_at")
-        .map(|v| lenient::timestamp(&v, "observed_at"))
+        .map(|v| fields::timestamp("observed_at", &v))
         .transpose()?
         .flatten()
         .ok_or_else(|| DecodeError::missing("observed_at"))?;
@@ -458,40 +410,40 @@ fn decode_policy(mut obj: Object) -> Result<Exchange, DecodeError> {
         (!q.is_empty()).then(|| q.to_string())
     });
     let req_headers = match req.remove("headers") {
-        Some(v) => lenient::headers(&v, "request.headers")?,
+        Some(v) => fields::headers("request.headers", &v)?,
         None => None,
     };
     let req_body = policy_body(&mut req, req_headers.as_deref(), "request.body")?;
     let scheme = policy_text(&mut req, "scheme");
     let host = policy_text(&mut req, "host")
         .or_else(|| gw_model::header_value(req_headers.as_deref(), "host").map(str::to_string));
-    lenient::keep_unmapped(&mut extra, "apim.request", req);
+    fields::keep_unmapped(&mut extra, "apim.request", req, Nested::Flatten);
 
     let mut resp = take_object(&mut obj, "response").unwrap_or_default();
     let status = take(&mut resp, "status")
-        .map(|v| lenient::status(&v, "response.status"))
+        .map(|v| fields::status("response.status", &v))
         .transpose()?
         .flatten();
     let resp_headers = match resp.remove("headers") {
-        Some(v) => lenient::headers(&v, "response.headers")?,
+        Some(v) => fields::headers("response.headers", &v)?,
         None => None,
     };
     let resp_body = policy_body(&mut resp, resp_headers.as_deref(), "response.body")?;
-    lenient::keep_unmapped(&mut extra, "apim.response", resp);
+    fields::keep_unmapped(&mut extra, "apim.response", resp, Nested::Flatten);
 
     let mut source = take_object(&mut obj, "source").unwrap_or_default();
     let gateway = policy_text(&mut source, "gateway");
     source.remove("kind");
     source.remove("capture");
-    lenient::keep_unmapped(&mut extra, "apim.source", source);
+    fields::keep_unmapped(&mut extra, "apim.source", source, Nested::Flatten);
 
     let mut client = take_object(&mut obj, "client").unwrap_or_default();
     let client_ip = take(&mut client, "ip")
-        .map(|v| lenient::ip(&v, "client.ip"))
+        .map(|v| fields::ip("client.ip", &v))
         .transpose()?
         .flatten();
     let user_agent = policy_text(&mut client, "user_agent");
-    lenient::keep_unmapped(&mut extra, "apim.client", client);
+    fields::keep_unmapped(&mut extra, "apim.client", client, Nested::Flatten);
 
     let mut api_obj = take_object(&mut obj, "api").unwrap_or_default();
     let api = ApiRef {
@@ -502,7 +454,7 @@ fn decode_policy(mut obj: Object) -> Result<Exchange, DecodeError> {
         revision: policy_text(&mut api_obj, "revision"),
         product_id: policy_text(&mut api_obj, "product_id"),
     };
-    lenient::keep_unmapped(&mut extra, "apim.api", api_obj);
+    fields::keep_unmapped(&mut extra, "apim.api", api_obj, Nested::Flatten);
 
     let mut id_obj = take_object(&mut obj, "identity").unwrap_or_default();
     let identity = Identity {
@@ -511,14 +463,14 @@ fn decode_policy(mut obj: Object) -> Result<Exchange, DecodeError> {
             .or_else(|| policy_text(&mut id_obj, "consumer_name")),
         ..Identity::default()
     };
-    lenient::keep_unmapped(&mut extra, "apim.identity", id_obj);
+    fields::keep_unmapped(&mut extra, "apim.identity", id_obj, Nested::Flatten);
 
     let duration_ms = take(&mut obj, "duration_ms")
-        .map(|v| lenient::millis(&v, "duration_ms"))
+        .map(|v| fields::millis("duration_ms", &v))
         .transpose()?
         .flatten();
     let request_id = policy_text(&mut obj, "request_id");
-    lenient::keep_unmapped(&mut extra, "apim", obj);
+    fields::keep_unmapped(&mut extra, "apim", obj, Nested::Flatten);
 
     let mut x = Exchange::new(
         String::new(),
@@ -534,7 +486,8 @@ fn decode_policy(mut obj: Object) -> Result<Exchange, DecodeError> {
     );
     x.duration_ms = duration_ms;
     x.request_id = request_id;
-    x.trace_id = lenient::trace_id(req_headers.as_deref());
+    x.trace_id =
+        gw_model::header_value(req_headers.as_deref(), "traceparent").and_then(fields::trace_id);
     x.client = Client {
         ip: client_ip,
         user_agent,
@@ -573,51 +526,27 @@ fn policy_body(
             None | Some(Value::Null) => return Ok(None),
             Some(Value::String(s)) => s,
             Some(other) => {
-                return Err(DecodeError::field(
-                    RejectReason::BadField,
-                    format!("{field}.content"),
-                    format!("expected a string, found {other}"),
-                ));
+                return Err(fields::bad(&format!("{field}.content"), "a string", &other));
             }
         },
-        Some(other) => {
-            return Err(DecodeError::field(
-                RejectReason::BadField,
-                field,
-                format!("expected an object with \"content\", found {other}"),
-            ));
-        }
+        Some(other) => return Err(fields::bad(field, "an object with \"content\"", &other)),
     };
     if content.is_empty() {
         return Ok(None);
     }
     let size =
         gw_model::header_value(headers, "content-length").and_then(|v| v.trim().parse().ok());
-    Ok(Some(lenient::body(content, size, Some(APIM_BODY_CAP))))
+    Ok(Some(fields::body(content, size, Some(APIM_BODY_CAP))))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    struct Collect(Vec<Exchange>, Vec<DecodeError>);
-    impl Emit for Collect {
-        fn record(&mut self, x: Exchange) {
-            self.0.push(x);
-        }
-        fn reject(&mut self, err: DecodeError, _raw: &[u8]) {
-            self.1.push(err);
-        }
-    }
+    use crate::formats::testing::{Collect, decode_unit};
 
     fn decode(d: &dyn Decoder, input: &str) -> Collect {
-        let mut out = Collect(Vec::new(), Vec::new());
-        let unit = Unit {
-            bytes: input.as_bytes(),
-            line: 1,
-        };
-        d.decode(unit, &DecodeCtx::new("apim.json"), &mut out);
-        out
+        decode_unit(d, input, 1, "apim.json")
     }
 
     const RECORD: &str = r#"{"time":"2024-06-10T09:13:20.1230000Z","resourceId":"/SUBSCRIPTIONS/0000/RESOURCEGROUPS/RG-API/PROVIDERS/MICROSOFT.APIMANAGEMENT/SERVICE/CONTOSO-APIM","category":"GatewayLogs","operationName":"Microsoft.ApiManagement/GatewayLogs","durationMs":47,"callerIpAddress":"203.0.113.45","correlationId":"6a0f2c1e-8d7b-4a52-9b0e-1f3e5d7c9a11","location":"West Europe","isRequestSuccess":true,"properties":{"method":"GET","url":"https://contoso-apim.azure-api.net/orders/v1/orders/1042","clientProtocol":"HTTP/1.1","clientTlsVersion":"1.3","clientTime":3,"responseCode":200,"responseSize":1877,"requestSize":412,"cache":"none","backendMethod":"GET","backendUrl":"https://orders.internal.example.com/orders/1042","backendResponseCode":200,"backendProtocol":"HTTP/1.1","backendTime":41,"apiId":"orders-api","operationId":"getOrder","apiRevision":"1","apimSubscriptionId":"mobile-app-sub","productId":"partners"}}"#;

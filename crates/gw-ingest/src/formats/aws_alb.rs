@@ -9,7 +9,7 @@ use gw_model::{Capture, Exchange, GatewayError, GatewayInfo, Source, SourceKind,
 use jiff::Timestamp;
 use serde_json::Value;
 
-use super::lenient;
+use super::fields;
 use crate::{DecodeCtx, DecodeError, Decoder, Emit, Framing, RejectReason, Sample, Unit};
 
 pub struct AwsAlb;
@@ -57,7 +57,7 @@ impl Decoder for AwsAlb {
         let shape = fields.len() >= REQUIRED_FIELDS
             && TYPES.contains(&fields[0].text)
             && fields[1].text.parse::<Timestamp>().is_ok()
-            && lenient::ip_port(fields[3].text).is_some();
+            && fields::ip_port(fields[3].text).is_some();
         match (shape, fields.get(2).map(|f| f.text)) {
             (true, Some(elb)) if elb.starts_with("app/") => 95,
             (true, _) => 70,
@@ -74,13 +74,7 @@ impl Decoder for AwsAlb {
                 )
             })
             .and_then(decode_line);
-        match result {
-            Ok(mut x) => {
-                ctx.finish_record(&mut x, unit.line, 0, unit.bytes);
-                out.record(x);
-            }
-            Err(err) => out.reject(err.at_line(unit.line), unit.bytes),
-        }
+        fields::emit_line(unit, ctx, out, result);
     }
 }
 
@@ -134,7 +128,7 @@ fn split_fields(line: &str) -> Result<Vec<Field<'_>>, DecodeError> {
 }
 
 fn known<'a>(f: Option<&Field<'a>>) -> Option<&'a str> {
-    f.map(|f| f.text).filter(|t| !t.is_empty() && *t != "-")
+    f.and_then(|f| fields::known(f.text))
 }
 
 /// ALB escapes quotes and backslashes inside quoted fields.
@@ -146,23 +140,23 @@ fn unescape(s: &str) -> String {
 }
 
 fn seconds(f: &Field<'_>, name: &str) -> Result<Option<f64>, DecodeError> {
-    lenient::number(&Value::String(f.text.to_string()), name).map(|s| s.filter(|s| *s >= 0.0))
+    fields::millis(name, &Value::String(f.text.to_string()))
 }
 
 fn field_value(
     f: Option<&Field<'_>>,
     name: &str,
-    parse: fn(&Value, &str) -> Result<Option<u64>, DecodeError>,
+    parse: fn(&str, &Value) -> Result<Option<u64>, DecodeError>,
 ) -> Result<Option<u64>, DecodeError> {
     match known(f) {
-        Some(t) => parse(&Value::String(t.to_string()), name),
+        Some(t) => parse(name, &Value::String(t.to_string())),
         None => Ok(None),
     }
 }
 
 fn status(f: Option<&Field<'_>>, name: &str) -> Result<Option<u16>, DecodeError> {
     match known(f) {
-        Some(t) => lenient::status(&Value::String(t.to_string()), name),
+        Some(t) => fields::status(name, &Value::String(t.to_string())),
         None => Ok(None),
     }
 }
@@ -204,7 +198,7 @@ fn decode_line(line: &str) -> Result<Exchange, DecodeError> {
         )
     })?;
     let client = match known(f.get(3)) {
-        Some(c) => Some(lenient::ip_port(c).ok_or_else(|| {
+        Some(c) => Some(fields::ip_port(c).ok_or_else(|| {
             DecodeError::field(
                 RejectReason::BadField,
                 "client:port",
@@ -233,7 +227,7 @@ fn decode_line(line: &str) -> Result<Exchange, DecodeError> {
             ),
         ));
     }
-    let url_parts = lenient::split_url(url);
+    let url_parts = fields::split_url_or_target(url);
 
     let request_created = match known(f.get(21)) {
         Some(t) => Some(t.parse::<Timestamp>().map_err(|_| {
@@ -283,10 +277,10 @@ fn decode_line(line: &str) -> Result<Exchange, DecodeError> {
     x.server.port = url_parts.port;
     x.request.scheme = url_parts.scheme.map(str::to_string);
     x.request.query = url_parts.query.map(str::to_string);
-    x.request.http_version = version.and_then(lenient::http_version);
-    x.request.size = field_value(f.get(10), "received_bytes", lenient::unsigned)?;
+    x.request.http_version = version.and_then(fields::http_version);
+    x.request.size = field_value(f.get(10), "received_bytes", fields::unsigned)?;
     x.response.status = status(f.get(8), "elb_status_code")?;
-    x.response.size = field_value(f.get(11), "sent_bytes", lenient::unsigned)?;
+    x.response.size = field_value(f.get(11), "sent_bytes", fields::unsigned)?;
     let upstream = Upstream {
         address: known(f.get(4)).map(str::to_string),
         status: status(f.get(9), "target_status_code")?,

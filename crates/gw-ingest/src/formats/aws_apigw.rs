@@ -9,15 +9,13 @@
 //!
 //! The logs carry no headers and no bodies: records are `access_log` captures.
 
-use std::collections::HashMap;
-
 use gw_model::{
     ApiRef, AuthType, Capture, Exchange, GatewayError, GatewayInfo, Identity, Source, SourceKind,
     Tls, Upstream,
 };
 use serde_json::Value;
 
-use super::lenient::{self, Entry, Object, text};
+use super::fields::{self, Columns, Entry, Nested, Object, text};
 use crate::{DecodeCtx, DecodeError, Decoder, Emit, Framing, RejectReason, Sample, Unit};
 
 pub struct AwsApiGateway;
@@ -28,20 +26,16 @@ impl Decoder for AwsApiGateway {
     }
 
     fn framing(&self, sample: &Sample<'_>) -> Framing {
-        if lenient::first_byte(sample.head) == Some(b'[') || sample.multiline_json {
-            Framing::Document
-        } else {
-            Framing::Lines
-        }
+        fields::json_framing(sample)
     }
 
     fn sniff(&self, sample: &Sample<'_>) -> u8 {
-        let obj = match lenient::first_object(sample.json) {
+        let obj = match fields::first_object(sample.json) {
             Some(o) => o,
             None => match strip_export_prefix(sample.first_line)
                 .and_then(|b| serde_json::from_slice::<Object>(b).ok())
             {
-                Some(o) => return score(&Fields::new(o)),
+                Some(o) => return score(&columns(o)),
                 None => return 0,
             },
         };
@@ -51,9 +45,9 @@ impl Decoder for AwsApiGateway {
                 .and_then(|e| e.get("message"))
                 .and_then(Value::as_str)
                 .and_then(|m| serde_json::from_str::<Object>(m).ok());
-            return first.map_or(0, |o| score(&Fields::new(o)));
+            return first.map_or(0, |o| score(&columns(o)));
         }
-        score(&Fields::new(obj.clone()))
+        score(&columns(obj.clone()))
     }
 
     fn decode(&self, unit: Unit<'_>, ctx: &DecodeCtx, out: &mut dyn Emit) {
@@ -62,7 +56,7 @@ impl Decoder for AwsApiGateway {
             bytes,
             line: unit.line,
         };
-        lenient::for_each_json_value(unit, out, |entry, out| {
+        fields::for_each_json_value(unit, out, |entry, out| {
             let obj = match entry.object() {
                 Ok(o) => o,
                 Err(e) => return entry.reject(out, e),
@@ -70,19 +64,13 @@ impl Decoder for AwsApiGateway {
             if obj.contains_key("logEvents") || obj.contains_key("messageType") {
                 return decode_subscription(obj, &entry, ctx, out);
             }
-            match decode_access_log(obj) {
-                Ok(mut x) => {
-                    ctx.finish_record(&mut x, entry.line, entry.index, entry.bytes);
-                    out.record(x);
-                }
-                Err(e) => entry.reject(out, e),
-            }
+            entry.finish(decode_access_log(obj), ctx, out);
         });
     }
 }
 
 /// How sure the member names are API Gateway's.
-fn score(f: &Fields) -> u8 {
+fn score(f: &Columns) -> u8 {
     let has = |names: &[&str]| f.has(names);
     if !has(REQUEST_ID) {
         return 0;
@@ -105,15 +93,15 @@ fn score(f: &Fields) -> u8 {
 
 /// A CloudWatch export line (`2024-06-10T09:13:20.123Z {"requestId":…}`) without its time prefix.
 fn strip_export_prefix(line: &[u8]) -> Option<&[u8]> {
-    let first = lenient::first_byte(line)?;
+    let first = fields::first_byte(line)?;
     if !first.is_ascii_digit() {
         return None;
     }
     let space = memchr::memchr(b' ', line)?;
     let stamp = std::str::from_utf8(&line[..space]).ok()?;
-    lenient::timestamp_text(stamp)?;
+    fields::timestamp_text(stamp)?;
     let rest = &line[space + 1..];
-    (lenient::first_byte(rest) == Some(b'{')).then_some(rest)
+    (fields::first_byte(rest) == Some(b'{')).then_some(rest)
 }
 
 /// A CloudWatch Logs subscription message: every `logEvents[i].message` is one access-log line.
@@ -177,100 +165,48 @@ const STATUS: &[&str] = &["status"];
 
 /// The record's members keyed by lower-cased `$context` name (`identity.sourceip`), nested
 /// objects flattened, the `$context.` / `context.` prefix removed.
-struct Fields {
-    by_name: HashMap<String, (String, Value)>,
-}
-
-impl Fields {
-    fn new(obj: Object) -> Self {
-        let mut by_name = HashMap::with_capacity(obj.len() * 2);
-        fn add(by_name: &mut HashMap<String, (String, Value)>, prefix: &str, obj: Object) {
-            for (k, v) in obj {
-                let name = format!("{prefix}{k}");
-                match v {
-                    Value::Object(inner) => add(by_name, &format!("{name}."), inner),
-                    v => {
-                        let key = name.to_ascii_lowercase();
-                        let key = key
-                            .strip_prefix("$context.")
-                            .or_else(|| key.strip_prefix("context."))
-                            .unwrap_or(&key)
-                            .to_string();
-                        by_name.insert(key, (name, v));
-                    }
+fn columns(obj: Object) -> Columns {
+    fn add(columns: &mut Columns, prefix: &str, obj: Object) {
+        for (k, v) in obj {
+            let name = format!("{prefix}{k}");
+            match v {
+                Value::Object(inner) => add(columns, &format!("{name}."), inner),
+                v => {
+                    let key = name.to_ascii_lowercase();
+                    let key = key
+                        .strip_prefix("$context.")
+                        .or_else(|| key.strip_prefix("context."))
+                        .unwrap_or(&key)
+                        .to_string();
+                    columns.insert(key, name, v);
                 }
             }
         }
-        add(&mut by_name, "", obj);
-        Fields { by_name }
     }
+    let mut columns = Columns::with_capacity(obj.len() * 2);
+    add(&mut columns, "", obj);
+    columns
+}
 
-    fn has(&self, names: &[&str]) -> bool {
-        names.iter().any(|n| {
-            self.by_name
-                .get(*n)
-                .is_some_and(|(_, v)| !lenient::is_unknown(v))
-        })
-    }
-
-    fn take(&mut self, names: &[&str]) -> Option<(String, Value)> {
-        let mut found = None;
-        for n in names {
-            if let Some((k, v)) = self.by_name.remove(*n)
-                && found.is_none()
-                && !lenient::is_unknown(&v)
-            {
-                found = Some((k, v));
-            }
-        }
-        found
-    }
-
-    fn text(&mut self, names: &[&str]) -> Option<String> {
-        self.take(names).and_then(|(_, v)| text(&v))
-    }
-
-    fn map<T>(
-        &mut self,
-        names: &[&str],
-        f: impl Fn(&Value, &str) -> Result<Option<T>, DecodeError>,
-    ) -> Result<Option<T>, DecodeError> {
-        match self.take(names) {
-            Some((k, v)) => f(&v, &k),
-            None => Ok(None),
-        }
-    }
-
-    /// Authorizer claims (`authorizer.claims.sub`, `authorizer.jwt.claims.sub`).
-    fn claim(&mut self, claim: &str) -> Option<String> {
-        let a = format!("authorizer.claims.{claim}");
-        let b = format!("authorizer.jwt.claims.{claim}");
-        let c = format!("claims.{claim}");
-        self.text(&[a.as_str(), b.as_str(), c.as_str()])
-    }
-
-    fn into_extra(self, extra: &mut Object) {
-        let mut rest: Vec<(String, Value)> = self.by_name.into_values().collect();
-        rest.sort_by(|a, b| a.0.cmp(&b.0));
-        for (k, v) in rest {
-            if !lenient::is_unknown(&v) {
-                extra.insert(format!("aws.{k}"), v);
-            }
-        }
-    }
+/// Authorizer claims (`authorizer.claims.sub`, `authorizer.jwt.claims.sub`).
+fn claim(f: &mut Columns, claim: &str) -> Option<String> {
+    let a = format!("authorizer.claims.{claim}");
+    let b = format!("authorizer.jwt.claims.{claim}");
+    let c = format!("claims.{claim}");
+    f.text(&[a.as_str(), b.as_str(), c.as_str()])
 }
 
 fn decode_access_log(obj: Object) -> Result<Exchange, DecodeError> {
-    let mut f = Fields::new(obj);
+    let mut f = columns(obj);
     let request_id = f.text(REQUEST_ID);
     let extended_id = f.text(&["extendedrequestid"]);
     if request_id.is_none() && extended_id.is_none() {
         return Err(DecodeError::missing("requestId"));
     }
-    let observed_at = match f.map(&["requesttimeepoch", "timeepoch"], lenient::timestamp)? {
+    let observed_at = match f.map(&["requesttimeepoch", "timeepoch"], fields::timestamp)? {
         Some(t) => t,
         None => f
-            .map(&["requesttime", "time", "timestamp"], lenient::timestamp)?
+            .map(&["requesttime", "time", "timestamp"], fields::timestamp)?
             .ok_or_else(|| DecodeError::missing("requestTime"))?,
     };
     let method = f
@@ -303,7 +239,7 @@ fn decode_access_log(obj: Object) -> Result<Exchange, DecodeError> {
             ));
         }
     };
-    let (path, query) = lenient::split_target(&target);
+    let (path, query) = fields::split_target(&target);
     let (path, query) = (path.to_string(), query.map(str::to_string));
 
     let api_id = f.text(&["apiid"]);
@@ -311,8 +247,8 @@ fn decode_access_log(obj: Object) -> Result<Exchange, DecodeError> {
     let peer_subject = f.text(&["identity.clientcert.subjectdn", "clientcert.subjectdn"]);
     let api_key_id = f.text(&["identity.apikeyid", "apikeyid"]);
     let principal_id = f.text(&["authorizer.principalid", "principalid", "principal"]);
-    let sub = f.claim("sub");
-    let iss = f.claim("iss");
+    let sub = claim(&mut f, "sub");
+    let iss = claim(&mut f, "iss");
     let iam_user = f.text(&["identity.user", "user"]);
     let caller = f.text(&["identity.caller", "caller"]);
     let principal = principal_id
@@ -358,10 +294,7 @@ fn decode_access_log(obj: Object) -> Result<Exchange, DecodeError> {
         }),
     };
     let upstream = Upstream {
-        status: f.map(
-            &["integrationstatus", "integration.status"],
-            lenient::status,
-        )?,
+        status: f.map(&["integrationstatus", "integration.status"], fields::status)?,
         ..Upstream::default()
     };
 
@@ -384,12 +317,12 @@ fn decode_access_log(obj: Object) -> Result<Exchange, DecodeError> {
     if let Some(ext) = extended_id.filter(|e| Some(e) != x.request_id.as_ref()) {
         extra.insert("aws.extendedRequestId".into(), Value::String(ext));
     }
-    x.duration_ms = f.map(&["responselatency"], lenient::millis)?;
+    x.duration_ms = f.map(&["responselatency"], fields::millis)?;
     x.upstream_duration_ms = f.map(
         &["integrationlatency", "integration.latency"],
-        lenient::millis,
+        fields::millis,
     )?;
-    x.client.ip = f.map(IP, lenient::ip)?;
+    x.client.ip = f.map(IP, fields::ip)?;
     x.client.user_agent = f.text(&["useragent", "identity.useragent"]);
     x.client.tls = peer_subject.map(|s| Tls {
         peer_subject: Some(s),
@@ -397,11 +330,9 @@ fn decode_access_log(obj: Object) -> Result<Exchange, DecodeError> {
     });
     x.server.host = f.text(&["domainname"]);
     x.request.query = query;
-    x.request.http_version = f
-        .text(&["protocol"])
-        .and_then(|p| lenient::http_version(&p));
-    x.response.status = f.map(STATUS, lenient::status)?;
-    x.response.size = f.map(&["responselength"], lenient::unsigned)?;
+    x.request.http_version = f.text(&["protocol"]).and_then(|p| fields::http_version(&p));
+    x.response.status = f.map(STATUS, fields::status)?;
+    x.response.size = f.map(&["responselength"], fields::unsigned)?;
     x.upstream = (upstream != Upstream::default()).then_some(upstream);
     let api = ApiRef {
         gateway_api_id: api_id,
@@ -426,7 +357,7 @@ fn decode_access_log(obj: Object) -> Result<Exchange, DecodeError> {
     if let Some(c) = caller {
         extra.insert("aws.identity.caller".into(), Value::String(c));
     }
-    f.into_extra(&mut extra);
+    fields::keep_unmapped(&mut extra, "aws", f.into_rest(), Nested::Keep);
     x.extra = extra;
     Ok(x)
 }
@@ -435,24 +366,10 @@ fn decode_access_log(obj: Object) -> Result<Exchange, DecodeError> {
 mod tests {
     use super::*;
 
-    struct Collect(Vec<Exchange>, Vec<DecodeError>);
-    impl Emit for Collect {
-        fn record(&mut self, x: Exchange) {
-            self.0.push(x);
-        }
-        fn reject(&mut self, err: DecodeError, _raw: &[u8]) {
-            self.1.push(err);
-        }
-    }
+    use crate::formats::testing::{Collect, decode_unit};
 
     fn decode(input: &str) -> Collect {
-        let mut out = Collect(Vec::new(), Vec::new());
-        let unit = Unit {
-            bytes: input.as_bytes(),
-            line: 7,
-        };
-        AwsApiGateway.decode(unit, &DecodeCtx::new("apigw.log"), &mut out);
-        out
+        decode_unit(&AwsApiGateway, input, 7, "apigw.log")
     }
 
     const EXAMPLE: &str = r#"{"requestId":"c6af9ac6-7b61-11e6-9a41-93e8deadbeef","ip":"203.0.113.45","requestTime":"1718010800123","httpMethod":"GET","resourcePath":"/orders/{id}","path":"/prod/orders/1042","status":"200","responseLength":"1877","responseLatency":"45","integrationLatency":"41","userAgent":"okhttp/4.12.0","apiKeyId":"abcd1234ef","principal":"user-8841","apiId":"a1b2c3d4e5","stage":"prod"}"#;

@@ -8,10 +8,10 @@
 use gw_model::{ApiRef, GatewayError, GatewayInfo, SourceKind, Tls, Upstream};
 use serde_json::Value;
 
-use super::logkit::{
-    Obj, access_log_record, emit_line, first_of, forwarded_for, http_version, ip_port,
-    keep_unmapped, method_token, opt_number, opt_status, opt_string, opt_uint, parse_object,
-    rfc3339, size_only_body, split_host_port, split_target, string, trace_id,
+use super::fields::{
+    Nested, Object, access_log_record, emit_line, first_of, forwarded_for, http_version, ip_port,
+    keep_unmapped, method_token, opt_non_negative, opt_status_code, opt_string, opt_unsigned,
+    parse_object, rfc3339, set_authority, size_only_body, split_target, string, trace_id, unmapped,
 };
 use crate::{DecodeCtx, DecodeError, Decoder, Emit, Framing, Sample, Unit};
 
@@ -162,13 +162,13 @@ impl Decoder for EnvoyJson {
 }
 
 fn required<'a>(
-    obj: &'a Obj,
+    obj: &'a Object,
     keys: &[&'static str],
 ) -> Result<(&'static str, &'a Value), DecodeError> {
     first_of(obj, keys).ok_or_else(|| DecodeError::missing(keys[0]))
 }
 
-fn record(obj: &Obj) -> Result<gw_model::Exchange, DecodeError> {
+fn record(obj: &Object) -> Result<gw_model::Exchange, DecodeError> {
     let (k, v) = required(obj, START_TIME)?;
     let observed_at = rfc3339(k, v)?;
     let (k, v) = required(obj, METHOD)?;
@@ -187,11 +187,11 @@ fn record(obj: &Obj) -> Result<gw_model::Exchange, DecodeError> {
     x.request.query = query.map(str::to_string);
     x.request.http_version = opt_string(obj, PROTOCOL)?.and_then(|p| http_version(&p));
     x.request.scheme = opt_string(obj, SCHEME)?.map(|s| s.to_ascii_lowercase());
-    x.response.status = opt_status(obj, RESPONSE_CODE)?;
-    x.request.body = opt_uint(obj, BYTES_RECEIVED)?.map(size_only_body);
-    x.response.body = opt_uint(obj, BYTES_SENT)?.map(size_only_body);
-    x.duration_ms = opt_number(obj, DURATION)?;
-    x.upstream_duration_ms = opt_number(obj, UPSTREAM_SERVICE_TIME)?;
+    x.response.status = opt_status_code(obj, RESPONSE_CODE)?;
+    x.request.body = opt_unsigned(obj, BYTES_RECEIVED)?.map(size_only_body);
+    x.response.body = opt_unsigned(obj, BYTES_SENT)?.map(size_only_body);
+    x.duration_ms = opt_non_negative(obj, DURATION)?;
+    x.upstream_duration_ms = opt_non_negative(obj, UPSTREAM_SERVICE_TIME)?;
     x.request_id = opt_string(obj, REQUEST_ID)?;
     x.trace_id = opt_string(obj, TRACEPARENT)?.and_then(|t| trace_id(&t));
 
@@ -221,13 +221,7 @@ fn record(obj: &Obj) -> Result<gw_model::Exchange, DecodeError> {
     }
 
     if let Some(authority) = opt_string(obj, AUTHORITY)? {
-        match split_host_port(&authority) {
-            Some((host, port)) => {
-                x.server.host = Some(host.to_string());
-                x.server.port = port;
-            }
-            None => x.server.host = Some(authority),
-        }
+        set_authority(&mut x.server, authority);
     }
     if let Some((ip, port)) = opt_string(obj, LOCAL)?.as_deref().and_then(ip_port) {
         x.server.ip = Some(ip);
@@ -253,7 +247,7 @@ fn record(obj: &Obj) -> Result<gw_model::Exchange, DecodeError> {
     let flags = opt_string(obj, RESPONSE_FLAGS)?;
     let details = opt_string(obj, RESPONSE_CODE_DETAILS)?;
     let retries =
-        opt_uint(obj, ATTEMPTS)?.map(|n| n.saturating_sub(1).min(u64::from(u32::MAX)) as u32);
+        opt_unsigned(obj, ATTEMPTS)?.map(|n| n.saturating_sub(1).min(u64::from(u32::MAX)) as u32);
     // Response flags are Envoy's own reasons for failing a request (UH, UF, URX, NR, RL ...).
     let error = flags.map(|reason| GatewayError {
         source: Some("envoy".to_string()),
@@ -270,7 +264,7 @@ fn record(obj: &Obj) -> Result<gw_model::Exchange, DecodeError> {
 
     // Of the two peer addresses only the one that became client.ip is mapped; the other is kept.
     let mapped = |k: &str| peer_keys.contains(&k) || MAPPED.iter().any(|keys| keys.contains(&k));
-    keep_unmapped(obj, mapped, "envoy", &mut x.extra);
+    keep_unmapped(&mut x.extra, "envoy", unmapped(obj, mapped), Nested::Keep);
     Ok(x)
 }
 

@@ -27,9 +27,9 @@ use gw_model::{Body, BodyEncoding, Capture, Exchange, Header, Source, SourceKind
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::logkit::{
-    forwarded_for, http_version, ip_port, kind_of, method_token, rfc3339, split_target, split_url,
-    trace_id,
+use super::fields::{
+    bad, forwarded_for, http_version, ip_port, kind_of, method_token, rfc3339, split_target,
+    split_url, trace_id,
 };
 use crate::decoder::{line_of, offset_in};
 use crate::{DecodeCtx, DecodeError, Decoder, Emit, Framing, RejectReason, Sample, Unit};
@@ -192,7 +192,7 @@ fn object<'a>(
     match member(obj, key) {
         None => Ok(None),
         Some(Value::Object(m)) => Ok(Some(m)),
-        Some(other) => Err(expected(path, "an object", other)),
+        Some(other) => Err(bad(path, "an object", other)),
     }
 }
 
@@ -204,7 +204,7 @@ fn text<'a>(
     match member(obj, key) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(expected(path, "a string", other)),
+        Some(other) => Err(bad(path, "a string", other)),
     }
 }
 
@@ -213,34 +213,21 @@ fn size(obj: &Map<String, Value>, key: &str, path: &str) -> Result<Option<f64>, 
     match member(obj, key) {
         None => Ok(None),
         Some(Value::Number(n)) => Ok(n.as_f64().filter(|f| f.is_finite() && *f >= 0.0)),
-        Some(other) => Err(expected(path, "a number", other)),
+        Some(other) => Err(bad(path, "a number", other)),
     }
-}
-
-fn expected(path: &str, what: &str, found: &Value) -> DecodeError {
-    let shown = match found {
-        Value::String(s) => format!("{:?}", super::logkit::truncate(s, 60)),
-        Value::Number(n) => n.to_string(),
-        other => kind_of(other).to_string(),
-    };
-    DecodeError::field(
-        RejectReason::BadField,
-        path,
-        format!("expected {what}, found {shown}"),
-    )
 }
 
 fn headers(obj: &Map<String, Value>, path: &str) -> Result<Option<Vec<Header>>, DecodeError> {
     let list = match member(obj, "headers") {
         None => return Ok(None),
         Some(Value::Array(a)) => a,
-        Some(other) => return Err(expected(&format!("{path}.headers"), "an array", other)),
+        Some(other) => return Err(bad(&format!("{path}.headers"), "an array", other)),
     };
     let mut out = Vec::with_capacity(list.len());
     for (i, h) in list.iter().enumerate() {
         let at = format!("{path}.headers[{i}]");
         let Value::Object(h) = h else {
-            return Err(expected(&at, "a {name, value} object", h));
+            return Err(bad(&at, "a {name, value} object", h));
         };
         let name = text(h, "name", &format!("{at}.name"))?
             .ok_or_else(|| DecodeError::missing(&format!("{at}.name")))?;
@@ -248,7 +235,7 @@ fn headers(obj: &Map<String, Value>, path: &str) -> Result<Option<Vec<Header>>, 
             None => String::new(),
             Some(Value::String(s)) => s.clone(),
             Some(Value::Number(n)) => n.to_string(),
-            Some(other) => return Err(expected(&format!("{at}.value"), "a string", other)),
+            Some(other) => return Err(bad(&format!("{at}.value"), "a string", other)),
         };
         out.push(Header::new(name, value));
     }
@@ -334,14 +321,14 @@ fn record(entry: &Map<String, Value>) -> Result<Exchange, DecodeError> {
         Some(u) => {
             let mut x = Exchange::new(String::new(), observed_at, source, method, u.path);
             x.request.query = u.query.map(str::to_string);
-            let scheme = u.scheme.to_ascii_lowercase();
+            let scheme = u.scheme.unwrap_or_default().to_ascii_lowercase();
             x.server.port = u.port.or(match scheme.as_str() {
                 "http" | "ws" => Some(80),
                 "https" | "wss" => Some(443),
                 _ => None,
             });
             x.request.scheme = Some(scheme);
-            x.server.host = Some(u.host.to_string());
+            x.server.host = Some(u.host.unwrap_or_default().to_string());
             x
         }
         // Some tools write origin-relative URLs; the path is still what was requested.
@@ -352,11 +339,7 @@ fn record(entry: &Map<String, Value>) -> Result<Exchange, DecodeError> {
             x
         }
         None => {
-            return Err(expected(
-                "request.url",
-                "an absolute URL",
-                &Value::from(url),
-            ));
+            return Err(bad("request.url", "an absolute URL", &Value::from(url)));
         }
     };
     x.duration_ms = size(entry, "time", "time")?;
@@ -387,8 +370,8 @@ fn record(entry: &Map<String, Value>) -> Result<Exchange, DecodeError> {
     if let Some(resp) = object(entry, "response", "response")? {
         x.response.status = match member(resp, "status") {
             None => None,
-            Some(v) => super::logkit::status("response.status", v)
-                .map_err(|_| expected("response.status", "an HTTP status code", v))?,
+            Some(v) => super::fields::status_code("response.status", v)
+                .map_err(|_| bad("response.status", "an HTTP status code", v))?,
         };
         x.response.headers = headers(resp, "response")?;
         x.response.size = total_size(resp, "response")?;
@@ -448,27 +431,10 @@ mod tests {
    "content":{"size":11,"mimeType":"application/json","text":"{\"id\":1042}"},"redirectURL":"","headersSize":-1,"bodySize":11},
  "cache":{},"timings":{"send":0,"wait":41,"receive":4}}]}}"#;
 
-    struct Sink(Vec<Exchange>, Vec<DecodeError>);
-    impl Emit for Sink {
-        fn record(&mut self, x: Exchange) {
-            self.0.push(x);
-        }
-        fn reject(&mut self, e: DecodeError, _: &[u8]) {
-            self.1.push(e);
-        }
-    }
+    use crate::formats::testing::{Collect, decode_unit};
 
-    fn decode(doc: &str) -> Sink {
-        let mut sink = Sink(Vec::new(), Vec::new());
-        Har.decode(
-            Unit {
-                bytes: doc.as_bytes(),
-                line: 1,
-            },
-            &DecodeCtx::new("t.har"),
-            &mut sink,
-        );
-        sink
+    fn decode(doc: &str) -> Collect {
+        decode_unit(&Har, doc, 1, "t.har")
     }
 
     #[test]

@@ -11,7 +11,7 @@ use gw_model::{
 };
 use serde_json::Value;
 
-use super::lenient::{self, Object, take, take_object, text};
+use super::fields::{self, Nested, Object, take, take_object, text};
 use crate::{DecodeCtx, DecodeError, Decoder, Emit, Framing, Sample, Unit};
 
 pub struct KongHttpLog;
@@ -22,15 +22,11 @@ impl Decoder for KongHttpLog {
     }
 
     fn framing(&self, sample: &Sample<'_>) -> Framing {
-        if lenient::first_byte(sample.head) == Some(b'[') || sample.multiline_json {
-            Framing::Document
-        } else {
-            Framing::Lines
-        }
+        fields::json_framing(sample)
     }
 
     fn sniff(&self, sample: &Sample<'_>) -> u8 {
-        let Some(obj) = lenient::first_object(sample.json) else {
+        let Some(obj) = fields::first_object(sample.json) else {
             let head = String::from_utf8_lossy(&sample.head[..sample.head.len().min(8192)]);
             return if head.contains("\"started_at\"")
                 && head.contains("\"latencies\"")
@@ -57,17 +53,11 @@ impl Decoder for KongHttpLog {
     }
 
     fn decode(&self, unit: Unit<'_>, ctx: &DecodeCtx, out: &mut dyn Emit) {
-        lenient::for_each_json_value(unit, out, |entry, out| {
-            match entry
+        fields::for_each_json_value(unit, out, |entry, out| {
+            let result = entry
                 .object()
-                .and_then(|obj| decode_call(obj, &lenient::header_orders(entry.bytes)))
-            {
-                Ok(mut x) => {
-                    ctx.finish_record(&mut x, entry.line, entry.index, entry.bytes);
-                    out.record(x);
-                }
-                Err(err) => entry.reject(out, err),
-            }
+                .and_then(|obj| decode_call(obj, &fields::header_orders(entry.bytes)));
+            entry.finish(result, ctx, out);
         });
     }
 }
@@ -76,11 +66,11 @@ fn need(v: Option<Value>, field: &str) -> Result<Value, DecodeError> {
     v.ok_or_else(|| DecodeError::missing(field))
 }
 
-/// `orders` is the source order of the header objects (see [`lenient::header_orders`]).
+/// `orders` is the source order of the header objects (see [`fields::header_orders`]).
 fn decode_call(mut obj: Object, orders: &[(String, Vec<String>)]) -> Result<Exchange, DecodeError> {
     let mut extra = Object::new();
     let started = need(take(&mut obj, "started_at"), "started_at")?;
-    let observed_at = lenient::epoch_millis(&started, "started_at")?
+    let observed_at = fields::epoch_millis("started_at", &started)?
         .ok_or_else(|| DecodeError::missing("started_at"))?;
 
     let mut req =
@@ -97,11 +87,11 @@ fn decode_call(mut obj: Object, orders: &[(String, Vec<String>)]) -> Result<Exch
         })?;
     let url = take(&mut req, "url").and_then(|v| text(&v));
     let uri = take(&mut req, "uri").and_then(|v| text(&v));
-    let url_parts = url.as_deref().map(lenient::split_url);
+    let url_parts = url.as_deref().map(fields::split_url_or_target);
     // `uri` is the raw request target; `url` is rebuilt by Kong with scheme, host and port.
     let (path, query) = match (&uri, &url_parts) {
         (Some(u), _) => {
-            let (p, q) = lenient::split_target(u);
+            let (p, q) = fields::split_target(u);
             (p.to_string(), q.map(str::to_string))
         }
         (None, Some(parts)) => (parts.path.to_string(), parts.query.map(str::to_string)),
@@ -110,19 +100,19 @@ fn decode_call(mut obj: Object, orders: &[(String, Vec<String>)]) -> Result<Exch
     // The parsed query table repeats `uri` and may hold credentials: never kept.
     req.remove("querystring");
     let mut req_headers = match req.remove("headers") {
-        Some(v) => lenient::headers(&v, "request.headers")?,
+        Some(v) => fields::headers("request.headers", &v)?,
         None => None,
     };
     if let Some(h) = req_headers.as_mut() {
-        lenient::restore_order(h, lenient::order_of(orders, "request.headers"));
+        fields::restore_order(h, fields::order_of(orders, "request.headers"));
     }
     let req_size = take(&mut req, "size")
-        .map(|v| lenient::unsigned(&v, "request.size"))
+        .map(|v| fields::unsigned("request.size", &v))
         .transpose()?
         .flatten();
     let req_body = take(&mut req, "body")
         .and_then(|v| text(&v))
-        .map(|b| lenient::body(b, None, None));
+        .map(|b| fields::body(b, None, None));
     let request_id = take(&mut req, "id").and_then(|v| text(&v));
     let tls = take_object(&mut req, "tls").map(|mut t| {
         let tls = Tls {
@@ -130,54 +120,54 @@ fn decode_call(mut obj: Object, orders: &[(String, Vec<String>)]) -> Result<Exch
             cipher: take(&mut t, "cipher").and_then(|v| text(&v)),
             ..Tls::default()
         };
-        lenient::keep_unmapped(&mut extra, "kong.request.tls", t);
+        fields::keep_unmapped(&mut extra, "kong.request.tls", t, Nested::Flatten);
         tls
     });
-    lenient::keep_unmapped(&mut extra, "kong.request", req);
+    fields::keep_unmapped(&mut extra, "kong.request", req, Nested::Flatten);
 
     let mut resp = take_object(&mut obj, "response").unwrap_or_default();
     let status = take(&mut resp, "status")
-        .map(|v| lenient::status(&v, "response.status"))
+        .map(|v| fields::status("response.status", &v))
         .transpose()?
         .flatten();
     let mut resp_headers = match resp.remove("headers") {
-        Some(v) => lenient::headers(&v, "response.headers")?,
+        Some(v) => fields::headers("response.headers", &v)?,
         None => None,
     };
     if let Some(h) = resp_headers.as_mut() {
-        lenient::restore_order(h, lenient::order_of(orders, "response.headers"));
+        fields::restore_order(h, fields::order_of(orders, "response.headers"));
     }
     let resp_size = take(&mut resp, "size")
-        .map(|v| lenient::unsigned(&v, "response.size"))
+        .map(|v| fields::unsigned("response.size", &v))
         .transpose()?
         .flatten();
     let resp_body = take(&mut resp, "body")
         .and_then(|v| text(&v))
-        .map(|b| lenient::body(b, None, None));
-    lenient::keep_unmapped(&mut extra, "kong.response", resp);
+        .map(|b| fields::body(b, None, None));
+    fields::keep_unmapped(&mut extra, "kong.response", resp, Nested::Flatten);
 
     let (mut duration_ms, mut upstream_duration_ms) = (None, None);
     if let Some(mut lat) = take_object(&mut obj, "latencies") {
         duration_ms = take(&mut lat, "request")
-            .map(|v| lenient::millis(&v, "latencies.request"))
+            .map(|v| fields::millis("latencies.request", &v))
             .transpose()?
             .flatten();
         upstream_duration_ms = take(&mut lat, "proxy")
-            .map(|v| lenient::millis(&v, "latencies.proxy"))
+            .map(|v| fields::millis("latencies.proxy", &v))
             .transpose()?
             .flatten();
-        lenient::keep_unmapped(&mut extra, "kong.latencies", lat);
+        fields::keep_unmapped(&mut extra, "kong.latencies", lat, Nested::Flatten);
     }
 
     let client_ip = take(&mut obj, "client_ip")
-        .map(|v| lenient::ip(&v, "client_ip"))
+        .map(|v| fields::ip("client_ip", &v))
         .transpose()?
         .flatten();
 
     let mut upstream = Upstream {
         url: take(&mut obj, "upstream_uri").and_then(|v| text(&v)),
         status: take(&mut obj, "upstream_status")
-            .map(|v| lenient::status(&v, "upstream_status"))
+            .map(|v| fields::status("upstream_status", &v))
             .transpose()?
             .flatten(),
         ..Upstream::default()
@@ -204,13 +194,13 @@ fn decode_call(mut obj: Object, orders: &[(String, Vec<String>)]) -> Result<Exch
         let name = take(&mut service, "name").and_then(|v| text(&v));
         let id = service.get("id").and_then(text);
         api.gateway_api_id = name.or(id);
-        lenient::keep_unmapped(&mut extra, "kong.service", service);
+        fields::keep_unmapped(&mut extra, "kong.service", service, Nested::Flatten);
     }
     if let Some(mut route) = take_object(&mut obj, "route") {
         let name = take(&mut route, "name").and_then(|v| text(&v));
         let id = route.get("id").and_then(text);
         api.route = name.or(id);
-        lenient::keep_unmapped(&mut extra, "kong.route", route);
+        fields::keep_unmapped(&mut extra, "kong.route", route, Nested::Flatten);
     }
 
     let mut identity = Identity::default();
@@ -218,17 +208,22 @@ fn decode_call(mut obj: Object, orders: &[(String, Vec<String>)]) -> Result<Exch
         identity.consumer_id = take(&mut consumer, "id").and_then(|v| text(&v));
         let username = take(&mut consumer, "username").and_then(|v| text(&v));
         identity.consumer_name = username.or_else(|| consumer.get("custom_id").and_then(text));
-        lenient::keep_unmapped(&mut extra, "kong.consumer", consumer);
+        fields::keep_unmapped(&mut extra, "kong.consumer", consumer, Nested::Flatten);
     }
     if let Some(entity) = take_object(&mut obj, "authenticated_entity") {
         if identity.consumer_id.is_none() {
             identity.consumer_id = entity.get("consumer_id").and_then(text);
         }
-        lenient::keep_unmapped(&mut extra, "kong.authenticated_entity", entity);
+        fields::keep_unmapped(
+            &mut extra,
+            "kong.authenticated_entity",
+            entity,
+            Nested::Flatten,
+        );
     }
 
     let gateway_name = take(&mut obj, "workspace_name").and_then(|v| text(&v));
-    lenient::keep_unmapped(&mut extra, "kong", obj);
+    fields::keep_unmapped(&mut extra, "kong", obj, Nested::Flatten);
 
     let request_id = request_id
         .or_else(|| {
@@ -240,7 +235,8 @@ fn decode_call(mut obj: Object, orders: &[(String, Vec<String>)]) -> Result<Exch
         .or_else(|| {
             gw_model::header_value(req_headers.as_deref(), "x-request-id").map(str::to_string)
         });
-    let trace_id = lenient::trace_id(req_headers.as_deref());
+    let trace_id =
+        gw_model::header_value(req_headers.as_deref(), "traceparent").and_then(fields::trace_id);
     let content_type =
         gw_model::header_value(resp_headers.as_deref(), "content-type").map(str::to_string);
     let host = url_parts
@@ -315,29 +311,12 @@ mod tests {
     use super::*;
     use crate::RejectReason;
 
-    pub(crate) struct Collect(pub Vec<Exchange>, pub Vec<DecodeError>);
-    impl Emit for Collect {
-        fn record(&mut self, x: Exchange) {
-            self.0.push(x);
-        }
-        fn reject(&mut self, err: DecodeError, _raw: &[u8]) {
-            self.1.push(err);
-        }
-    }
+    use crate::formats::testing::{Collect, decode_unit};
 
     const EXAMPLE: &str = r#"{"request":{"method":"GET","uri":"/v1/orders/1042?expand=items","url":"https://api.example.com:443/v1/orders/1042?expand=items","querystring":{"expand":"items"},"size":412,"headers":{"host":"api.example.com","user-agent":"okhttp/4.12.0","authorization":"REDACTED"},"tls":{"version":"TLSv1.3","cipher":"TLS_AES_128_GCM_SHA256","client_verify":"NONE"}},"upstream_uri":"/orders/1042?expand=items","response":{"status":200,"size":1877,"headers":{"content-type":"application/json","x-kong-upstream-latency":"41","x-kong-proxy-latency":"2"}},"latencies":{"request":45,"kong":3,"proxy":41},"tries":[{"ip":"10.1.4.17","port":8080,"balancer_start":1718010800125,"balancer_latency":0}],"route":{"id":"5f0c","name":"orders-get","paths":["/v1/orders"],"protocols":["https"]},"service":{"id":"9a1e","name":"orders","host":"orders.internal","port":8080,"protocol":"http","path":"/orders"},"consumer":{"id":"c62c","username":"mobile-app"},"authenticated_entity":{"id":"a1b2","consumer_id":"c62c"},"client_ip":"203.0.113.45","started_at":1718010800123,"workspace":"54ba","workspace_name":"default"}"#;
 
     fn decode(input: &str) -> Collect {
-        let mut out = Collect(Vec::new(), Vec::new());
-        KongHttpLog.decode(
-            Unit {
-                bytes: input.as_bytes(),
-                line: 1,
-            },
-            &DecodeCtx::new("kong.log"),
-            &mut out,
-        );
-        out
+        decode_unit(&KongHttpLog, input, 1, "kong.log")
     }
 
     #[test]

@@ -5,11 +5,12 @@ pub mod apim;
 pub mod aws_alb;
 pub mod aws_apigw;
 pub mod envoy;
+pub(crate) mod fields;
 pub mod har;
 pub mod kong;
-pub(crate) mod lenient;
-pub(crate) mod logkit;
 pub mod native;
 pub mod nginx_combined;
 pub mod nginx_json;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod traefik;

@@ -3,6 +3,7 @@
 use gw_model::{EXCHANGE_SCHEMA, Exchange, SourceKind};
 use serde_json::value::RawValue;
 
+use super::fields;
 use crate::decoder::{line_of, offset_in};
 use crate::{DecodeCtx, DecodeError, Decoder, Emit, Framing, RejectReason, Sample, Unit};
 
@@ -40,19 +41,11 @@ impl Decoder for Native {
     }
 
     fn framing(&self, sample: &Sample<'_>) -> Framing {
-        if first_byte(sample.head) == Some(b'[') || sample.multiline_json {
-            Framing::Document
-        } else {
-            Framing::Lines
-        }
+        fields::json_framing(sample)
     }
 
     fn sniff(&self, sample: &Sample<'_>) -> u8 {
-        let obj = match sample.json {
-            Some(serde_json::Value::Array(a)) => a.first(),
-            other => other,
-        };
-        let Some(obj) = obj.and_then(|v| v.as_object()) else {
+        let Some(obj) = fields::first_object(sample.json) else {
             // A JSON array too large for the sample still names its schema early.
             let head = String::from_utf8_lossy(&sample.head[..sample.head.len().min(4096)]);
             return if head.contains("\"gatewatch.exchange/1\"") {
@@ -70,7 +63,7 @@ impl Decoder for Native {
     }
 
     fn decode(&self, unit: Unit<'_>, ctx: &DecodeCtx, out: &mut dyn Emit) {
-        if first_byte(unit.bytes) != Some(b'[') {
+        if fields::first_byte(unit.bytes) != Some(b'[') {
             decode_record(unit.bytes, unit.line, None, 0, ctx, out);
             return;
         }
@@ -99,10 +92,6 @@ impl Decoder for Native {
             decode_record(bytes, line, Some(format!("[{i}]")), i, ctx, out);
         }
     }
-}
-
-fn first_byte(b: &[u8]) -> Option<u8> {
-    b.iter().copied().find(|c| !c.is_ascii_whitespace())
 }
 
 fn decode_record(

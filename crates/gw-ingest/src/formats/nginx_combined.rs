@@ -25,9 +25,9 @@
 use gw_model::SourceKind;
 use serde_json::Value;
 
-use super::logkit::{
-    access_log_record, clf_time, emit_line, forwarded_for, http_version, split_target, split_url,
-    truncate,
+use super::fields::{
+    access_log_record, clf_time, emit_line, forwarded_for, http_version, known, split_target,
+    split_url, status_code, truncate, unsigned,
 };
 use crate::{DecodeCtx, DecodeError, Decoder, Emit, Framing, RejectReason, Sample, Unit};
 
@@ -170,10 +170,6 @@ fn field_err(reason: RejectReason, field: &str, msg: impl Into<String>) -> Decod
     DecodeError::field(reason, field, msg)
 }
 
-fn unset(s: &str) -> Option<&str> {
-    (!s.is_empty() && s != "-").then_some(s)
-}
-
 fn record(t: &[Token]) -> Result<gw_model::Exchange, DecodeError> {
     if !looks_combined(t) {
         return Err(DecodeError::new(
@@ -187,7 +183,7 @@ fn record(t: &[Token]) -> Result<gw_model::Exchange, DecodeError> {
     }
     let observed_at = clf_time("time_local", t[3].text())?;
     let request = t[4].text();
-    let Some(request) = unset(request.trim()) else {
+    let Some(request) = known(request.trim()) else {
         return Err(field_err(
             RejectReason::MissingField,
             "request",
@@ -222,63 +218,40 @@ fn record(t: &[Token]) -> Result<gw_model::Exchange, DecodeError> {
     x.request.http_version = version.and_then(http_version);
     if let Some((scheme, host, port)) = absolute {
         // An absolute-form target (proxy requests, scanners) names the authority asked for.
-        x.request.scheme = Some(scheme.to_ascii_lowercase());
-        x.server.host = Some(host.to_string());
+        x.request.scheme = scheme.map(str::to_ascii_lowercase);
+        x.server.host = Some(host.unwrap_or_default().to_string());
         x.server.port = port;
     }
 
     let addr = t[0].text();
     x.client.ip = addr.parse().ok();
-    if x.client.ip.is_none() && unset(addr).is_some() {
+    if x.client.ip.is_none() && known(addr).is_some() {
         // `$remote_addr` is a Unix socket (`unix:`) or Apache logged a host name (HostnameLookups).
         x.extra
             .insert("nginx.remote_addr".into(), Value::from(addr));
     }
-    if let Some(user) = unset(t[2].text()) {
+    if let Some(user) = known(t[2].text()) {
         x.extra
             .insert("nginx.remote_user".into(), Value::from(user));
     }
-    if let Some(ident) = unset(t[1].text()) {
+    if let Some(ident) = known(t[1].text()) {
         x.extra.insert("nginx.ident".into(), Value::from(ident));
     }
 
     let status = t[5].text();
-    x.response.status = match unset(status) {
-        None => None,
-        Some(s) => match s.parse::<u16>() {
-            Ok(n @ 100..=599) => Some(n),
-            _ => {
-                return Err(field_err(
-                    RejectReason::BadField,
-                    "status",
-                    format!("expected an HTTP status code, found {:?}", truncate(s, 60)),
-                ));
-            }
-        },
-    };
-    let bytes = t[6].text();
+    x.response.status = status_code("status", &Value::from(status))?;
     // Apache's %b writes `-` for a response without a body; nginx writes 0.
-    let body_bytes = if bytes == "-" {
-        0
-    } else {
-        bytes.parse::<u64>().map_err(|_| {
-            field_err(
-                RejectReason::BadField,
-                "body_bytes_sent",
-                format!("expected an integer, found {:?}", truncate(bytes, 60)),
-            )
-        })?
-    };
-    x.response.body = Some(super::logkit::size_only_body(body_bytes));
+    let body_bytes = unsigned("body_bytes_sent", &Value::from(t[6].text()))?.unwrap_or(0);
+    x.response.body = Some(super::fields::size_only_body(body_bytes));
 
-    if let Some(referer) = t.get(7).and_then(|tok| unset(tok.text())) {
+    if let Some(referer) = t.get(7).and_then(|tok| known(tok.text())) {
         x.extra
             .insert("nginx.http_referer".into(), Value::from(referer));
     }
     if let Some(tok) = t.get(8) {
-        x.client.user_agent = unset(tok.text()).map(str::to_string);
+        x.client.user_agent = known(tok.text()).map(str::to_string);
     }
-    if let Some(xff) = t.get(9).and_then(|tok| unset(tok.text())) {
+    if let Some(xff) = t.get(9).and_then(|tok| known(tok.text())) {
         x.client.forwarded_for = forwarded_for(xff);
         if x.client.forwarded_for.is_empty() {
             x.extra

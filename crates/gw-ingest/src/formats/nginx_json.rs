@@ -16,11 +16,11 @@ use gw_model::{GatewayInfo, SourceKind, Tls, Upstream};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 
-use super::logkit::{
-    Obj, access_log_record, bad, clf_time, emit_line, epoch_seconds, first_of, forwarded_for,
-    http_version, ip_port, keep_unmapped, method_token, opt_number, opt_status, opt_string,
-    opt_uint, parse_object, rfc3339, size_only_body, split_host_port, split_target, string,
-    trace_id,
+use super::fields::{
+    Nested, Object, access_log_record, bad, clf_time, emit_line, epoch_seconds, first_of,
+    forwarded_for, http_version, ip_port, keep_unmapped, method_token, opt_non_negative,
+    opt_status_code, opt_string, opt_unsigned, parse_object, rfc3339, set_authority,
+    size_only_body, split_target, string, trace_id, unmapped,
 };
 use crate::{DecodeCtx, DecodeError, Decoder, Emit, Framing, RejectReason, Sample, Unit};
 
@@ -151,7 +151,7 @@ impl Decoder for NginxJson {
 
     fn decode(&self, unit: Unit<'_>, ctx: &DecodeCtx, out: &mut dyn Emit) {
         let result = parse_object(unit.bytes).and_then(|obj| {
-            let obj: Obj = if obj.keys().any(|k| k.starts_with('$')) {
+            let obj: Object = if obj.keys().any(|k| k.starts_with('$')) {
                 obj.into_iter()
                     .map(|(k, v)| match k.strip_prefix('$') {
                         Some(bare) => (bare.to_string(), v),
@@ -167,7 +167,7 @@ impl Decoder for NginxJson {
     }
 }
 
-fn log_time(obj: &Obj) -> Result<Timestamp, DecodeError> {
+fn log_time(obj: &Object) -> Result<Timestamp, DecodeError> {
     if let Some((k, v)) = first_of(obj, MSEC) {
         return epoch_seconds(k, v);
     }
@@ -192,9 +192,9 @@ fn upstream_values(s: &str) -> impl Iterator<Item = &str> {
         .filter(|v| !v.is_empty() && *v != ":" && *v != "-")
 }
 
-fn record(obj: &Obj) -> Result<gw_model::Exchange, DecodeError> {
+fn record(obj: &Object) -> Result<gw_model::Exchange, DecodeError> {
     let logged_at = log_time(obj)?;
-    let request_time = opt_number(obj, REQUEST_TIME)?;
+    let request_time = opt_non_negative(obj, REQUEST_TIME)?;
 
     let request_line = opt_string(obj, REQUEST_LINE)?;
     let mut line_parts = request_line
@@ -246,10 +246,10 @@ fn record(obj: &Obj) -> Result<gw_model::Exchange, DecodeError> {
         None => line_version.and_then(http_version),
     };
     x.request.scheme = opt_string(obj, SCHEME)?.map(|s| s.to_ascii_lowercase());
-    x.request.size = opt_uint(obj, REQUEST_LENGTH)?;
-    x.response.status = opt_status(obj, STATUS)?;
-    x.response.size = opt_uint(obj, BYTES_SENT)?;
-    x.response.body = opt_uint(obj, BODY_BYTES_SENT)?.map(size_only_body);
+    x.request.size = opt_unsigned(obj, REQUEST_LENGTH)?;
+    x.response.status = opt_status_code(obj, STATUS)?;
+    x.response.size = opt_unsigned(obj, BYTES_SENT)?;
+    x.response.body = opt_unsigned(obj, BODY_BYTES_SENT)?.map(size_only_body);
     x.response.content_type = opt_string(obj, CONTENT_TYPE)?;
     x.request_id = opt_string(obj, REQUEST_ID)?;
     x.trace_id = opt_string(obj, TRACEPARENT)?.and_then(|t| trace_id(&t));
@@ -268,8 +268,7 @@ fn record(obj: &Obj) -> Result<gw_model::Exchange, DecodeError> {
         }
     }
     if let Some((k, v)) = first_of(obj, REMOTE_PORT) {
-        let port = super::logkit::uint(k, v)?;
-        x.client.port = Some(u16::try_from(port).map_err(|_| bad(k, "a TCP port", v))?);
+        x.client.port = super::fields::port(k, v)?;
     }
     x.client.forwarded_for = opt_string(obj, XFF)?
         .map(|s| forwarded_for(&s))
@@ -287,20 +286,13 @@ fn record(obj: &Obj) -> Result<gw_model::Exchange, DecodeError> {
     }
 
     if let Some(host) = opt_string(obj, HOST)? {
-        match split_host_port(&host) {
-            Some((h, port)) => {
-                x.server.host = Some(h.to_string());
-                x.server.port = port;
-            }
-            None => x.server.host = Some(host),
-        }
+        set_authority(&mut x.server, host);
     }
     if let Some((ip, _)) = opt_string(obj, SERVER_ADDR)?.as_deref().and_then(ip_port) {
         x.server.ip = Some(ip);
     }
     if let Some((k, v)) = first_of(obj, SERVER_PORT) {
-        let port = super::logkit::uint(k, v)?;
-        x.server.port = Some(u16::try_from(port).map_err(|_| bad(k, "a TCP port", v))?);
+        x.server.port = super::fields::port(k, v)?;
     }
 
     let addrs = opt_string(obj, UPSTREAM_ADDR)?;
@@ -311,7 +303,8 @@ fn record(obj: &Obj) -> Result<gw_model::Exchange, DecodeError> {
             match upstream_values(&text).last() {
                 Some(last) => {
                     let last = Value::from(last);
-                    super::logkit::status(k, &last).map_err(|_| bad(k, "HTTP status codes", v))?
+                    super::fields::status_code(k, &last)
+                        .map_err(|_| bad(k, "HTTP status codes", v))?
                 }
                 None => None,
             }
@@ -323,8 +316,9 @@ fn record(obj: &Obj) -> Result<gw_model::Exchange, DecodeError> {
         let mut total = 0.0;
         let mut any = false;
         for part in upstream_values(&text) {
-            total +=
-                super::logkit::number(k, &Value::from(part)).map_err(|_| bad(k, "seconds", v))?;
+            total += super::fields::non_negative(k, &Value::from(part))
+                .map_err(|_| bad(k, "seconds", v))?
+                .unwrap_or(0.0);
             any = true;
         }
         x.upstream_duration_ms = any.then_some(total * 1000.0);
@@ -349,37 +343,20 @@ fn record(obj: &Obj) -> Result<gw_model::Exchange, DecodeError> {
     }
 
     let mapped = |k: &str| MAPPED.iter().any(|keys| keys.contains(&k));
-    keep_unmapped(obj, mapped, "nginx", &mut x.extra);
+    keep_unmapped(&mut x.extra, "nginx", unmapped(obj, mapped), Nested::Keep);
     Ok(x)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::formats::testing::{Collect, decode_unit};
     use crate::sample_of;
 
     const EXAMPLE: &str = r#"{"time":"2024-06-10T09:13:20+00:00","msec":"1718010800.123","request_id":"7f1c2d3e4b5a69788796a5b4c3d2e1f0","remote_addr":"10.0.0.12","remote_port":"51544","xff":"203.0.113.45","method":"GET","scheme":"https","host":"api.example.com","request_uri":"/v1/orders/1042?expand=items","protocol":"HTTP/1.1","status":200,"request_length":412,"bytes_sent":2101,"body_bytes_sent":1877,"request_time":0.045,"upstream_addr":"10.1.4.17:8080","upstream_status":"200","upstream_response_time":"0.041","user_agent":"okhttp/4.12.0","referer":"","content_type":"","ssl_protocol":"TLSv1.3","ssl_cipher":"TLS_AES_128_GCM_SHA256"}"#;
 
     fn decode(line: &str) -> Result<gw_model::Exchange, DecodeError> {
-        let mut out = Vec::new();
-        let mut rejects = Vec::new();
-        struct Sink<'a>(&'a mut Vec<gw_model::Exchange>, &'a mut Vec<DecodeError>);
-        impl Emit for Sink<'_> {
-            fn record(&mut self, x: gw_model::Exchange) {
-                self.0.push(x);
-            }
-            fn reject(&mut self, e: DecodeError, _: &[u8]) {
-                self.1.push(e);
-            }
-        }
-        NginxJson.decode(
-            Unit {
-                bytes: line.as_bytes(),
-                line: 1,
-            },
-            &DecodeCtx::new("t"),
-            &mut Sink(&mut out, &mut rejects),
-        );
+        let Collect(mut out, mut rejects) = decode_unit(&NginxJson, line, 1, "t");
         match (out.pop(), rejects.pop()) {
             (Some(x), None) => Ok(x),
             (None, Some(e)) => Err(e),

@@ -8,10 +8,10 @@
 use gw_model::{ApiRef, GatewayInfo, Header, SourceKind, Tls, Upstream};
 use serde_json::Value;
 
-use super::logkit::{
-    Obj, access_log_record, emit_line, first_of, forwarded_for, http_version, ip_port,
-    keep_unmapped, method_token, opt_number, opt_status, opt_string, opt_uint, parse_object,
-    rfc3339, size_only_body, split_target, string, trace_id,
+use super::fields::{
+    Nested, Object, access_log_record, emit_line, first_of, forwarded_for, http_version, ip_port,
+    keep_unmapped, method_token, opt_non_negative, opt_status_code, opt_string, opt_unsigned,
+    parse_object, rfc3339, size_only_body, split_target, string, trace_id, unmapped,
 };
 use crate::{DecodeCtx, DecodeError, Decoder, Emit, Framing, RejectReason, Sample, Unit};
 
@@ -83,11 +83,11 @@ impl Decoder for TraefikJson {
     }
 }
 
-fn nanos_to_ms(obj: &Obj, key: &'static str) -> Result<Option<f64>, DecodeError> {
-    Ok(opt_number(obj, &[key])?.map(|ns| ns / 1e6))
+fn nanos_to_ms(obj: &Object, key: &'static str) -> Result<Option<f64>, DecodeError> {
+    Ok(opt_non_negative(obj, &[key])?.map(|ns| ns / 1e6))
 }
 
-fn record(obj: &Obj) -> Result<gw_model::Exchange, DecodeError> {
+fn record(obj: &Object) -> Result<gw_model::Exchange, DecodeError> {
     let (k, v) = first_of(obj, &["StartUTC", "StartLocal"])
         .ok_or_else(|| DecodeError::missing("StartUTC"))?;
     let observed_at = rfc3339(k, v)?;
@@ -111,9 +111,9 @@ fn record(obj: &Obj) -> Result<gw_model::Exchange, DecodeError> {
     x.upstream_duration_ms = nanos_to_ms(obj, "OriginDuration")?;
     x.request.http_version = opt_string(obj, &["RequestProtocol"])?.and_then(|p| http_version(&p));
     x.request.scheme = opt_string(obj, &["RequestScheme"])?.map(|s| s.to_ascii_lowercase());
-    x.request.body = opt_uint(obj, &["RequestContentSize"])?.map(size_only_body);
-    x.response.status = opt_status(obj, &["DownstreamStatus"])?;
-    x.response.body = opt_uint(obj, &["DownstreamContentSize"])?.map(size_only_body);
+    x.request.body = opt_unsigned(obj, &["RequestContentSize"])?.map(size_only_body);
+    x.response.status = opt_status_code(obj, &["DownstreamStatus"])?;
+    x.response.body = opt_unsigned(obj, &["DownstreamContentSize"])?.map(size_only_body);
 
     let host = opt_string(obj, &["ClientHost"])?;
     let addr = opt_string(obj, &["ClientAddr"])?;
@@ -122,14 +122,10 @@ fn record(obj: &Obj) -> Result<gw_model::Exchange, DecodeError> {
         x.client.port = port;
     }
     if let Some((k, v)) = first_of(obj, &["ClientPort"]) {
-        let port = opt_uint(obj, &["ClientPort"])?;
-        x.client.port = Some(
-            port.and_then(|p| u16::try_from(p).ok())
-                .ok_or_else(|| super::logkit::bad(k, "a TCP port", v))?,
-        );
+        x.client.port = super::fields::port(k, v)?;
     }
     x.server.host = opt_string(obj, &["RequestHost"])?;
-    x.server.port = opt_uint(obj, &["RequestPort"])?.and_then(|p| u16::try_from(p).ok());
+    x.server.port = opt_unsigned(obj, &["RequestPort"])?.and_then(|p| u16::try_from(p).ok());
     let tls = Tls {
         version: opt_string(obj, &["TLSVersion"])?,
         cipher: opt_string(obj, &["TLSCipher"])?,
@@ -143,7 +139,7 @@ fn record(obj: &Obj) -> Result<gw_model::Exchange, DecodeError> {
 
     let upstream = Upstream {
         address: opt_string(obj, &["ServiceAddr"])?,
-        status: opt_status(obj, &["OriginStatus"])?,
+        status: opt_status_code(obj, &["OriginStatus"])?,
         url: opt_string(obj, &["ServiceURL"])?,
         cluster: None,
     };
@@ -158,7 +154,7 @@ fn record(obj: &Obj) -> Result<gw_model::Exchange, DecodeError> {
     if api != ApiRef::default() {
         x.api = Some(api);
     }
-    if let Some(n) = opt_uint(obj, &["RetryAttempts"])? {
+    if let Some(n) = opt_unsigned(obj, &["RetryAttempts"])? {
         x.gateway = Some(GatewayInfo {
             retries: Some(n.min(u64::from(u32::MAX)) as u32),
             ..GatewayInfo::default()
@@ -193,12 +189,8 @@ fn record(obj: &Obj) -> Result<gw_model::Exchange, DecodeError> {
         x.response.content_type = header(&response_headers, "content-type");
         x.response.headers = Some(response_headers);
     }
-    keep_unmapped(
-        obj,
-        |k| MAPPED.contains(&k) || header_field(k).is_some(),
-        "traefik",
-        &mut x.extra,
-    );
+    let mapped = |k: &str| MAPPED.contains(&k) || header_field(k).is_some();
+    keep_unmapped(&mut x.extra, "traefik", unmapped(obj, mapped), Nested::Keep);
     Ok(x)
 }
 
