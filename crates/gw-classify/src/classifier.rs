@@ -302,7 +302,7 @@ impl Classifier {
         anchors.push(FIELD_NAME_HINT.to_string());
         let set = RegexSetBuilder::new(&anchors)
             .size_limit(64 << 20)
-            .dfa_size_limit(16 << 20)
+            .dfa_size_limit(256 << 20)
             .build()
             .map_err(|e| ConfigError::BuiltInPattern("regex_set", e.to_string()))?;
         Ok(Classifier {
