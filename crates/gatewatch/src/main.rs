@@ -1,5 +1,21 @@
 //! The `gatewatch` binary: CLI, configuration loading and wiring of the stages.
 
+/// `println!` that returns the write error instead of panicking (e.g. on a closed pipe).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
+/// `print!` that returns the write error instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
 mod cmd;
 mod config;
 mod progress;
@@ -44,6 +60,9 @@ enum Command {
     Alerts(cmd::alerts::FindingsArgs),
     /// Like `alerts`, over every finding kind (threat, posture, inventory).
     Findings(cmd::alerts::FindingsArgs),
+    /// Check gateway configuration exports (APIM, Kong, nginx) and audit OpenAPI specs; findings
+    /// ranked, as a table, NDJSON or SARIF; `--fail-on high` for CI gates.
+    Posture(cmd::posture::PostureArgs),
     /// Gateway blocklists from open threat alerts.
     Blocklist(cmd::alerts::BlocklistArgs),
     /// Find sensitive data (emails, cards, IBANs, national ids, secrets...) in text lines.
@@ -84,11 +103,20 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
+        // The reader went away (`gatewatch alerts | head`): not an error of ours.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("gatewatch: error: {e:#}");
             ExitCode::from(2)
         }
     }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -108,6 +136,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             cmd::alerts::run(&config, args, Some(gw_model::FindingKind::Threat))
         }
         Command::Findings(args) => cmd::alerts::run(&config, args, None),
+        Command::Posture(args) => cmd::posture::run(&config, args),
         Command::Blocklist(args) => cmd::alerts::run_blocklist(&config, args),
         Command::Bench(args) => cmd::bench::run(&config, args),
         Command::Schema { record } => {
@@ -115,11 +144,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "exchange" => gw_model::json_schema::<gw_model::Exchange>(),
                 _ => gw_model::json_schema::<gw_model::Finding>(),
             };
-            println!("{}", serde_json::to_string_pretty(&schema)?);
+            outln!("{}", serde_json::to_string_pretty(&schema)?)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Config(ConfigCommand::Show) => {
-            print!("{}", config.to_toml());
+            out!("{}", config.to_toml())?;
             Ok(ExitCode::SUCCESS)
         }
     }

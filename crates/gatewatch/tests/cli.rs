@@ -430,3 +430,88 @@ fn injection_becomes_one_alert_that_can_be_handled_and_blocked() {
         "suppressing without a reason is refused"
     );
 }
+
+fn shared(rel: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data")
+        .join(rel)
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn posture_audits_a_real_spec_as_sarif_and_gates_ci() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = shared("specs/vampi/openapi3.yml");
+    let out = gatewatch(
+        dir.path(),
+        &["posture", "--spec", &spec, "--format", "sarif"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sarif: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert!(
+        results.iter().any(|r| r["message"]["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("/users/v1/_debug")),
+        "VAmPI's unauthenticated debug endpoint is found"
+    );
+    assert!(results.iter().all(|r| {
+        r["locations"][0]["physicalLocation"]["region"]["startLine"]
+            .as_u64()
+            .is_some()
+    }));
+
+    let out = gatewatch(
+        dir.path(),
+        &[
+            "posture",
+            "--spec",
+            &spec,
+            "--fail-on",
+            "high",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "a high finding fails the gate");
+    let out = gatewatch(
+        dir.path(),
+        &[
+            "posture",
+            "--spec",
+            &spec,
+            "--fail-on",
+            "critical",
+            "--format",
+            "json",
+            "--save",
+            "--db",
+            "g.db",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let stored = gatewatch(
+        dir.path(),
+        &[
+            "findings", "--db", "g.db", "--format", "json", "--limit", "1000",
+        ],
+    );
+    let n = String::from_utf8(stored.stdout).unwrap().lines().count();
+    assert_eq!(
+        n,
+        String::from_utf8(out.stdout).unwrap().lines().count(),
+        "--save stores every finding"
+    );
+
+    let out = gatewatch(dir.path(), &["posture"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to assess"));
+}

@@ -107,9 +107,9 @@ pub fn run(config: &Config, args: FindingsArgs, kind: Option<FindingKind>) -> Re
             let stored = store
                 .get_finding(&id)?
                 .with_context(|| format!("no finding with id {id}"))?;
-            println!("{}", serde_json::to_string_pretty(&stored.finding)?);
+            outln!("{}", serde_json::to_string_pretty(&stored.finding)?)?;
             if let Some(r) = stored.status_reason {
-                println!("status reason: {r}");
+                outln!("status reason: {r}")?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -128,7 +128,7 @@ pub fn run(config: &Config, args: FindingsArgs, kind: Option<FindingKind>) -> Re
 fn change(config: &Config, a: StatusArgs, status: FindingStatus) -> Result<ExitCode> {
     let mut store = open(config, a.db.as_deref())?;
     store.set_finding_status(&a.id, status, a.reason.as_deref())?;
-    println!("{}: {}", a.id, status.as_str());
+    outln!("{}: {}", a.id, status.as_str())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -268,7 +268,7 @@ pub fn run_blocklist(config: &Config, args: BlocklistArgs) -> Result<ExitCode> {
                 .with_context(|| format!("{}: cannot write", path.display()))?;
             eprintln!("{} entries -> {}", entries.len(), path.display());
         }
-        None => print!("{text}"),
+        None => out!("{text}")?,
     }
     Ok(ExitCode::SUCCESS)
 }

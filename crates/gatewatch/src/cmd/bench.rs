@@ -43,21 +43,21 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let lines = generate(args.records, args.seed)?;
     let bytes: usize = lines.iter().map(|l| l.len() + 1).sum();
-    println!(
+    outln!(
         "generated {} records, {:.1} MB of NDJSON ({} bytes/record on average) in {:.1} s (not timed below)",
         lines.len(),
         bytes as f64 / 1e6,
         bytes / lines.len().max(1),
         started.elapsed().as_secs_f64()
-    );
+    )?;
     match args.what.as_str() {
         "ingest" => bench_ingest(config, &lines, bytes, args.rounds.max(1))?,
         _ => bench_pipeline(config, &lines, bytes, args.threads)?,
     }
-    println!(
+    outln!(
         "peak RSS {:.1} MB",
         peak_rss_bytes().unwrap_or(0) as f64 / 1e6
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -142,18 +142,18 @@ fn bench_ingest(config: &Config, lines: &[Vec<u8>], bytes: usize, rounds: usize)
     }
     let (floor, ours) = (median(&mut floor), median(&mut ours));
     let rate = |d: Duration| lines.len() as f64 / d.as_secs_f64();
-    println!("ingest, one thread, median of {rounds} rounds:");
-    println!(
+    outln!("ingest, one thread, median of {rounds} rounds:")?;
+    outln!(
         "  serde_json alone (floor)   {:>10.0} records/s {:>7.1} MB/s",
         rate(floor),
         bytes as f64 / floor.as_secs_f64() / 1e6
-    );
-    println!(
+    )?;
+    outln!(
         "  decode + normalize         {:>10.0} records/s {:>7.1} MB/s  ({:.0}% of the floor)",
         rate(ours),
         bytes as f64 / ours.as_secs_f64() / 1e6,
         100.0 * floor.as_secs_f64() / ours.as_secs_f64()
-    );
+    )?;
     Ok(())
 }
 
@@ -213,49 +213,47 @@ fn bench_pipeline(
     let total = started.elapsed();
     anyhow::ensure!(rejected == 0, "{rejected} bench records were rejected");
     let n = lines.len() as f64;
-    println!(
+    outln!(
         "pipeline ({} partitions, store {}):",
         config.partitions(),
         config.store.exchanges
-    );
-    println!(
+    )?;
+    outln!(
         "  total                      {:>10.0} records/s {:>7.1} MB/s  ({} records in {:.2} s, {} findings)",
         n / total.as_secs_f64(),
         bytes as f64 / total.as_secs_f64() / 1e6,
         lines.len(),
         total.as_secs_f64(),
         outcome.findings
-    );
-    println!(
-        "  per stage (busy time; stages run in parallel, so they do not add up to the total):"
-    );
+    )?;
+    outln!("  per stage (busy time; stages run in parallel, so they do not add up to the total):")?;
     let us = |d: Duration| d.as_secs_f64() * 1e6 / n;
     let decode = main_total.saturating_sub(push);
-    println!(
+    outln!(
         "    {:<24} {:>8.2} µs/record  (main thread)",
         "decode",
         us(decode)
-    );
-    println!(
+    )?;
+    outln!(
         "    {:<24} {:>8.2} µs/record  (main thread, includes waiting on full queues)",
         "normalize + route",
         us(push)
-    );
+    )?;
     let mut per_op: BTreeMap<&str, Duration> = BTreeMap::new();
     for r in &outcome.operators {
         *per_op.entry(r.operator).or_default() += r.busy;
     }
     for (op, busy) in per_op {
-        println!(
+        outln!(
             "    {op:<24} {:>8.2} µs/record  (partition threads)",
             us(busy)
-        );
+        )?;
     }
-    println!(
+    outln!(
         "    {:<24} {:>8.2} µs/record  (writer thread)",
         "store",
         us(outcome.store_busy)
-    );
+    )?;
     Ok(())
 }
 

@@ -64,11 +64,11 @@ pub fn run(config: &Config, args: DemoArgs) -> Result<ExitCode> {
         attacks: AttackSelection::All,
         ..SimConfig::default()
     })?;
-    println!(
+    outln!(
         "Gatewatch demo: simulating {} of traffic to 3 sample APIs (e-commerce, banking, internal admin) with {} attack scenarios",
         show_duration(args.duration),
         gw_sim::Scenario::ALL.len()
-    );
+    )?;
     let store = gw_store::open_store(&db.display().to_string())
         .with_context(|| format!("{}: cannot open the store", db.display()))?;
     let started = Instant::now();
@@ -87,24 +87,24 @@ pub fn run(config: &Config, args: DemoArgs) -> Result<ExitCode> {
     let elapsed = started.elapsed().as_secs_f64();
     let (emitted, attacks) = sim.emitted();
     let background = emitted - attacks;
-    println!(
+    outln!(
         "\nPipeline: {accepted} records ({background} background, {attacks} attack) in {elapsed:.1} s ({:.0} records/s) -> {}",
         accepted as f64 / elapsed.max(1e-9),
         db.display()
-    );
+    )?;
     if outcome.duplicates > 0 {
-        println!(
+        outln!(
             "  ({} records were already in the store from an earlier demo run with the same seed)",
             outcome.duplicates
-        );
+        )?;
     }
-    println!(
+    outln!(
         "  {} incidents injected; their ground truth: `gatewatch simulate --seed {} --rps {} --duration {} --truth truth.jsonl --out traffic.ndjson`",
         sim.truth().len(),
         args.seed,
         args.rps,
         show_duration(args.duration)
-    );
+    )?;
     print_findings(outcome.store.as_ref())?;
     Ok(ExitCode::SUCCESS)
 }
@@ -126,14 +126,14 @@ fn print_findings(store: &dyn gw_store::Store) -> Result<()> {
         .iter()
         .filter(|f| f.kind == FindingKind::Threat)
         .collect();
-    println!(
+    outln!(
         "\nAlerts by severity ({} open threat alerts):",
         threats.len()
-    );
+    )?;
     for sev in Severity::ALL.iter().rev() {
         let n = threats.iter().filter(|f| f.severity == *sev).count();
         if n > 0 {
-            println!("  {:<9} {n}", sev.as_str());
+            outln!("  {:<9} {n}", sev.as_str())?;
         }
     }
     let mut by_rule: BTreeMap<&str, (u64, u64, Severity)> = BTreeMap::new();
@@ -148,20 +148,22 @@ fn print_findings(store: &dyn gw_store::Store) -> Result<()> {
     let mut rules: Vec<_> = by_rule.into_iter().collect();
     rules.sort_by(|a, b| b.1.2.cmp(&a.1.2).then(b.1.1.cmp(&a.1.1)).then(a.0.cmp(b.0)));
     if !rules.is_empty() {
-        println!("\nAlerts by rule:");
-        println!(
+        outln!("\nAlerts by rule:")?;
+        outln!(
             "  {:<28} {:>7} {:>9}  severity",
-            "rule", "alerts", "requests"
-        );
+            "rule",
+            "alerts",
+            "requests"
+        )?;
         for (rule, (alerts, requests, sev)) in rules {
-            println!("  {rule:<28} {alerts:>7} {requests:>9}  {}", sev.as_str());
+            outln!("  {rule:<28} {alerts:>7} {requests:>9}  {}", sev.as_str())?;
         }
     }
     if let Some(top) = threats.iter().max_by_key(|f| (f.severity, f.count)) {
-        println!("\nExample alert: [{}] {}", top.severity.as_str(), top.title);
-        println!("  {}", top.description);
+        outln!("\nExample alert: [{}] {}", top.severity.as_str(), top.title)?;
+        outln!("  {}", top.description)?;
         for s in top.evidence.samples.iter().take(3) {
-            println!("  evidence: {}", s.text);
+            outln!("  evidence: {}", s.text)?;
         }
     }
     Ok(())

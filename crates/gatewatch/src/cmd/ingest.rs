@@ -77,9 +77,9 @@ pub struct InputReport {
 pub fn run(config: &Config, args: IngestArgs) -> Result<ExitCode> {
     let report = ingest(config, &args)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else {
-        print_summary(&report);
+        print_summary(&report)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -234,54 +234,57 @@ impl IngestEmit<'_> {
     }
 }
 
-pub fn print_summary(r: &IngestReport) {
-    println!("Ingest summary ({})", r.store);
+pub fn print_summary(r: &IngestReport) -> Result<()> {
+    outln!("Ingest summary ({})", r.store)?;
     for i in &r.inputs {
-        println!(
+        outln!(
             "  {:<40} {:<24} {:>10} records {:>8} rejected{}",
             i.name,
             i.format,
             i.records,
             i.rejected,
             if i.gzip { "  (gzip)" } else { "" }
-        );
+        )?;
     }
-    println!("  records read     {}", r.records_read);
-    println!("  accepted         {}", r.accepted);
-    println!("  rejected         {}", r.rejected);
+    outln!("  records read     {}", r.records_read)?;
+    outln!("  accepted         {}", r.accepted)?;
+    outln!("  rejected         {}", r.rejected)?;
     for (reason, n) in &r.rejected_by_reason {
-        println!("    {reason:<20} {n}");
+        outln!("    {reason:<20} {n}")?;
     }
     if r.already_stored > 0 {
-        println!(
+        outln!(
             "  already stored   {} (same record ids ingested before)",
             r.already_stored
-        );
+        )?;
     }
-    println!("  findings         {}", r.findings);
+    outln!("  findings         {}", r.findings)?;
     if let (Some(a), Some(b)) = (r.first_event, r.last_event) {
-        println!("  event time       {a} .. {b}");
+        outln!("  event time       {a} .. {b}")?;
     }
-    println!(
+    outln!(
         "  elapsed          {:.2} s, {:.0} records/s, {:.1} MB read",
         r.elapsed_ms as f64 / 1000.0,
         r.records_per_second,
         r.bytes as f64 / 1e6
-    );
+    )?;
     if let Some(ret) = &r.retention
         && ret.bodies_deleted + ret.exchanges_deleted + ret.finding_ips_cleared > 0
     {
-        println!(
+        outln!(
             "  retention        {} bodies and {} records past their retention removed, {} finding IPs cleared",
-            ret.bodies_deleted, ret.exchanges_deleted, ret.finding_ips_cleared
-        );
+            ret.bodies_deleted,
+            ret.exchanges_deleted,
+            ret.finding_ips_cleared
+        )?;
     }
     if let Some(p) = &r.rejects_file {
-        println!("  rejects written to {p}");
+        outln!("  rejects written to {p}")?;
     } else if r.rejected > 0 {
-        println!("  (pass --rejects FILE to keep the rejected records with their reasons)");
+        outln!("  (pass --rejects FILE to keep the rejected records with their reasons)")?;
     }
     if let Some(p) = &r.alerts_file {
-        println!("  findings written to {p}");
+        outln!("  findings written to {p}")?;
     }
+    Ok(())
 }

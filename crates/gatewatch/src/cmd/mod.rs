@@ -4,4 +4,5 @@ pub mod alerts;
 pub mod bench;
 pub mod demo;
 pub mod ingest;
+pub mod posture;
 pub mod simulate;
