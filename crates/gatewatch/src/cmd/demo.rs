@@ -105,8 +105,46 @@ pub fn run(config: &Config, args: DemoArgs) -> Result<ExitCode> {
         args.rps,
         show_duration(args.duration)
     )?;
-    print_findings(outcome.store.as_ref())?;
+    let mut store = outcome.store;
+    let (_, end_us) = sim.period_us();
+    let period_end = jiff::Timestamp::from_microsecond(end_us).context("simulated period end")?;
+    let posture = audit_sample_specs(period_end)?;
+    store.upsert_findings(&posture)?;
+    print_findings(store.as_ref())?;
+    print_posture(&posture)?;
+    outln!(
+        "\nEverything is in {}: `gatewatch alerts --db {0}`, `gatewatch findings --db {0} --format ocsf`, `gatewatch blocklist export --format nginx --db {0}`.",
+        db.display()
+    )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The spec audit of the three sample APIs the traffic was generated from, stamped with the end
+/// of the simulated period.
+fn audit_sample_specs(at: jiff::Timestamp) -> Result<Vec<gw_model::Finding>> {
+    let mut findings = Vec::new();
+    for (name, text) in gw_sim::builtin_documents() {
+        let spec = gw_spec::parse_spec(text.as_bytes(), name)
+            .with_context(|| format!("built-in spec {name}"))?;
+        findings.extend(gw_posture::audit_spec(&spec, Some(text)));
+    }
+    for f in &mut findings {
+        f.first_seen = at;
+        f.last_seen = at;
+    }
+    crate::cmd::posture::rank(&mut findings);
+    Ok(findings)
+}
+
+fn print_posture(findings: &[gw_model::Finding]) -> Result<()> {
+    outln!(
+        "\nTop posture findings of the sample APIs' specs ({} in all; `gatewatch findings` lists them):",
+        findings.len()
+    )?;
+    for f in findings.iter().take(8) {
+        outln!("  [{}] {} {}", f.severity.as_str(), f.rule.id, f.title)?;
+    }
+    Ok(())
 }
 
 /// `6h`, `1d`, `90m`: the form `--duration` takes.
