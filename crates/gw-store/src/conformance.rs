@@ -14,8 +14,8 @@ use gw_model::{
 use jiff::Timestamp;
 
 use crate::{
-    ExchangeStorage, FindingFilter, MAX_EVIDENCE_EXCHANGE_IDS, RetentionPolicy, RunStart,
-    RunSummary, Store, StoreError,
+    ExchangeStorage, FindingFilter, InventoryWriteReport, MAX_EVIDENCE_EXCHANGE_IDS,
+    RetentionPolicy, RunStart, RunSummary, Store, StoreError, StoredEndpoint,
 };
 
 /// What the suite needs from a back-end under test.
@@ -58,6 +58,9 @@ macro_rules! store_conformance_suite {
             delete_by_ip_erases_exchanges_and_scrubs_findings,
             delete_by_identity_erases_every_identity_field,
             export_by_ip_returns_exchanges_then_findings,
+            inventory_endpoints_upsert_delete_and_survive_reopen,
+            inventory_loads_filter_by_api_in_a_stable_order,
+            an_inventory_batch_with_a_bad_row_writes_nothing,
         );
     };
     (@checks $harness:ty; $($check:ident),* $(,)?) => {
@@ -1095,4 +1098,111 @@ pub fn export_by_ip_returns_exchanges_then_findings<H: ConformanceHarness>() {
     assert_eq!(exported[2]["status_reason"], "ticket 7");
     assert_eq!(exported[2]["finding"]["schema"], FINDING_SCHEMA);
     assert!(store.export_by_ip(ip("192.0.2.1")).unwrap().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inventory.
+
+/// An inventory endpoint called `calls` times, last at `seconds` past the origin.
+pub fn stored_endpoint(
+    id: &str,
+    api: &str,
+    template: &str,
+    calls: u64,
+    seconds: i64,
+) -> StoredEndpoint {
+    StoredEndpoint {
+        id: id.into(),
+        api: api.into(),
+        host: "api.example.com".into(),
+        method: "GET".into(),
+        template: template.into(),
+        first_seen: Some(at(0)),
+        last_seen: Some(at(seconds)),
+        calls,
+        state: serde_json::json!({ "id": id, "calls": calls, "params": [{"name": "id", "in": "path"}] }),
+    }
+}
+
+pub fn inventory_endpoints_upsert_delete_and_survive_reopen<H: ConformanceHarness>() {
+    let h = H::create();
+    let mut store = open(&h);
+    let a = stored_endpoint("ep_a", "shop", "/users/{id}", 3, 10);
+    let b = stored_endpoint("ep_b", "shop", "/users/me", 1, 20);
+    let report = store.save_endpoints(&[a.clone(), b.clone()], &[]).unwrap();
+    assert_eq!(
+        report,
+        InventoryWriteReport {
+            upserted: 2,
+            removed: 0
+        }
+    );
+
+    let a2 = stored_endpoint("ep_a", "shop", "/users/{id}", 7, 30);
+    let report = store
+        .save_endpoints(
+            std::slice::from_ref(&a2),
+            &["ep_b".to_string(), "ep_never".to_string()],
+        )
+        .unwrap();
+    assert_eq!(
+        report,
+        InventoryWriteReport {
+            upserted: 1,
+            removed: 1
+        },
+        "unknown ids do not count"
+    );
+    drop(store);
+
+    let store = open(&h);
+    let loaded = store.load_endpoints(None).unwrap();
+    assert_eq!(
+        loaded,
+        vec![a2],
+        "the replacement is stored verbatim, state included"
+    );
+}
+
+pub fn inventory_loads_filter_by_api_in_a_stable_order<H: ConformanceHarness>() {
+    let h = H::create();
+    let mut store = open(&h);
+    let mut never_called = stored_endpoint("ep_d", "billing", "/invoices", 0, 0);
+    never_called.first_seen = None;
+    never_called.last_seen = None;
+    let rows = [
+        stored_endpoint("ep_c", "shop", "/orders", 1, 1),
+        stored_endpoint("ep_a", "shop", "/carts", 1, 1),
+        never_called.clone(),
+    ];
+    store.save_endpoints(&rows, &[]).unwrap();
+    let ids = |v: Vec<StoredEndpoint>| v.into_iter().map(|e| e.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.load_endpoints(None).unwrap()),
+        ["ep_d", "ep_a", "ep_c"]
+    );
+    assert_eq!(
+        ids(store.load_endpoints(Some("shop")).unwrap()),
+        ["ep_a", "ep_c"]
+    );
+    assert!(store.load_endpoints(Some("nope")).unwrap().is_empty());
+    assert_eq!(
+        store.load_endpoints(Some("billing")).unwrap(),
+        vec![never_called]
+    );
+}
+
+pub fn an_inventory_batch_with_a_bad_row_writes_nothing<H: ConformanceHarness>() {
+    let h = H::create();
+    let mut store = open(&h);
+    let good = stored_endpoint("ep_a", "shop", "/a", 1, 1);
+    let mut bad = stored_endpoint("ep_b", "shop", "/b", 1, 1);
+    bad.state = serde_json::json!("not an object");
+    let err = store.save_endpoints(&[good.clone(), bad], &[]).unwrap_err();
+    assert!(matches!(err, StoreError::InvalidRecord { .. }), "{err}");
+    assert!(err.to_string().contains("ep_b"), "{err}");
+    let mut unnamed = good.clone();
+    unnamed.id = String::new();
+    assert!(store.save_endpoints(&[unnamed], &[]).is_err());
+    assert!(store.load_endpoints(None).unwrap().is_empty());
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, StoreError};
 use crate::findings::{FindingFilter, StoredFinding, UpsertReport};
+use crate::inventory::{InventoryWriteReport, StoredEndpoint};
 use crate::privacy::PrivacyCounts;
 use crate::retention::{RetentionPolicy, RetentionReport};
 use crate::run::{RunId, RunRecord, RunStart, RunSummary};
@@ -132,6 +133,19 @@ pub trait Store: Send {
     /// Everything stored about a client IP, as JSON objects: exchanges first (oldest first,
     /// `"record": "exchange"`), then findings (`"record": "finding"`).
     fn export_by_ip(&self, ip: IpAddr) -> Result<Vec<serde_json::Value>>;
+
+    /// Inserts or replaces inventory endpoints by id and deletes the `removed` ids, in one
+    /// transaction. Refuses (and writes nothing of) a batch holding an empty id or a state that
+    /// is not a JSON object.
+    fn save_endpoints(
+        &mut self,
+        upserts: &[StoredEndpoint],
+        removed: &[String],
+    ) -> Result<InventoryWriteReport>;
+
+    /// Stored inventory endpoints of `api` (every API for `None`), ordered by API, host,
+    /// template, method.
+    fn load_endpoints(&self, api: Option<&str>) -> Result<Vec<StoredEndpoint>>;
 }
 
 /// Opens the store named by `--db` or the config: `sqlite://PATH`, `sqlite://:memory:`,

@@ -20,7 +20,10 @@ fn a_file_store_runs_in_wal_mode_with_foreign_keys() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(applied, [(1, "init".to_string())]);
+    assert_eq!(
+        applied,
+        [(1, "init".to_string()), (2, "inventory".to_string())]
+    );
 }
 
 #[test]

@@ -15,11 +15,18 @@ pub(crate) struct Migration {
 
 /// Every migration of the SQLite schema, in order. Append only: a released migration never
 /// changes, a change is a new file.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../../migrations/sqlite/0001_init.sql"),
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../../migrations/sqlite/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "inventory",
+        sql: include_str!("../../migrations/sqlite/0002_inventory.sql"),
+    },
+];
 
 /// The schema version this build creates and understands.
 pub const SQLITE_SCHEMA_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;

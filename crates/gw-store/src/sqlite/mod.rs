@@ -2,6 +2,7 @@
 
 mod exchanges;
 mod findings;
+mod inventory;
 mod jobs;
 mod migrate;
 mod runs;
@@ -17,6 +18,7 @@ use rusqlite::Connection;
 
 use crate::error::{Result, StoreError};
 use crate::findings::{FindingFilter, StoredFinding, UpsertReport};
+use crate::inventory::{InventoryWriteReport, StoredEndpoint};
 use crate::privacy::PrivacyCounts;
 use crate::retention::{RetentionPolicy, RetentionReport};
 use crate::run::{RunId, RunRecord, RunStart, RunSummary};
@@ -184,6 +186,18 @@ impl Store for SqliteStore {
 
     fn export_by_ip(&self, ip: IpAddr) -> Result<Vec<serde_json::Value>> {
         jobs::export_by_ip(&self.conn, &self.location, &ip.to_string())
+    }
+
+    fn save_endpoints(
+        &mut self,
+        upserts: &[StoredEndpoint],
+        removed: &[String],
+    ) -> Result<InventoryWriteReport> {
+        inventory::save(&mut self.conn, &self.location, upserts, removed)
+    }
+
+    fn load_endpoints(&self, api: Option<&str>) -> Result<Vec<StoredEndpoint>> {
+        inventory::load(&self.conn, &self.location, api)
     }
 }
 
