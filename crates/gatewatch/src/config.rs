@@ -17,6 +17,9 @@ const NON_KEY_VARS: &[&str] = &["GATEWATCH_CONFIG", "GATEWATCH_LOG"];
 pub struct Config {
     /// Version of the config file format.
     pub version: u32,
+    /// OpenAPI / Swagger specs of the APIs behind the gateway: records they cover are matched
+    /// to the declared operation; what they do not declare is a shadow endpoint.
+    pub specs: Vec<PathBuf>,
     pub store: StoreConfig,
     pub retention: RetentionConfig,
     pub ingest: IngestConfig,
@@ -27,6 +30,8 @@ pub struct Config {
     /// Threat-intel / TOR lists and GeoIP databases (none by default).
     pub enrich: gw_enrich::EnrichConfig,
     pub detect: DetectConfig,
+    /// Path templating and inventory.
+    pub discovery: gw_discover::DiscoveryConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -55,6 +60,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             version: 1,
+            specs: Vec::new(),
             store: StoreConfig::default(),
             retention: RetentionConfig::default(),
             ingest: IngestConfig::default(),
@@ -62,6 +68,7 @@ impl Default for Config {
             classify: gw_classify::ClassifyConfig::default(),
             enrich: gw_enrich::EnrichConfig::default(),
             detect: DetectConfig::default(),
+            discovery: gw_discover::DiscoveryConfig::default(),
         }
     }
 }
@@ -228,6 +235,15 @@ impl Config {
             max_line_bytes: self.ingest.max_line_bytes,
             max_document_bytes: self.ingest.max_document_bytes,
         }
+    }
+
+    /// The specs named in the config plus `extra` (e.g. `--spec` flags), imported.
+    pub fn load_specs(&self, extra: &[PathBuf]) -> Result<Vec<gw_spec::ApiSpec>> {
+        self.specs
+            .iter()
+            .chain(extra)
+            .map(|p| gw_spec::load_spec(p).with_context(|| format!("spec {}", p.display())))
+            .collect()
     }
 
     pub fn partitions(&self) -> usize {

@@ -55,6 +55,12 @@ enum Command {
     /// stdin. Bad records never stop the run: each is counted by reason and, with --rejects,
     /// written with file:line, field, reason and the (masked) original input.
     Ingest(cmd::ingest::IngestArgs),
+    /// Import, list or remove the OpenAPI / Swagger specs traffic is matched against.
+    Spec(cmd::spec::SpecArgs),
+    /// The API inventory: endpoints learned from traffic and declared in specs, with calls,
+    /// auth seen, external exposure, sensitive data and spec status (declared, shadow, zombie,
+    /// dormant); `inventory export-openapi` reconstructs an OpenAPI document from traffic.
+    Inventory(cmd::inventory::InventoryArgs),
     /// List threat alerts (newest first), export them (--format ocsf|cef|json|...), or change
     /// their status: ack, suppress --reason, resolve, reopen.
     Alerts(cmd::alerts::FindingsArgs),
@@ -136,6 +142,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             cmd::alerts::run(&config, args, Some(gw_model::FindingKind::Threat))
         }
         Command::Findings(args) => cmd::alerts::run(&config, args, None),
+        Command::Spec(args) => cmd::spec::run(&config, args),
+        Command::Inventory(args) => cmd::inventory::run(&config, args),
         Command::Posture(args) => cmd::posture::run(&config, args),
         Command::Blocklist(args) => cmd::alerts::run_blocklist(&config, args),
         Command::Bench(args) => cmd::bench::run(&config, args),

@@ -1,6 +1,7 @@
 //! One pipeline run: normalized records go through the partitioned operators, and a writer
 //! thread stores what comes out (records, findings) and streams findings to `--alerts-out`.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -9,8 +10,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use gw_discover::Discovery;
 use gw_ingest::normalize::Normalizer;
-use gw_model::{Exchange, Finding};
+use gw_model::{Exchange, Finding, SensitiveLabel};
 use gw_pipeline::{OperatorReport, PartitionOutput, PartitionedRuntime, RuntimeConfig};
 use gw_store::{ExchangeStorage, RetentionPolicy, RetentionReport, Store};
 use jiff::Timestamp;
@@ -18,10 +20,15 @@ use jiff::Timestamp;
 use crate::config::Config;
 use crate::stages::Stages;
 
+/// Distinct (kind, place) labels kept per endpoint for the inventory.
+const MAX_LABELS_PER_ENDPOINT: usize = 256;
+
 /// What a session needs beyond the config.
 pub struct SessionOptions {
     /// Where every finding raised during the run is written as NDJSON.
     pub alerts_out: Option<PathBuf>,
+    /// API specs the records are matched against (besides those in the config).
+    pub specs: Vec<gw_spec::ApiSpec>,
 }
 
 /// What the writer thread did.
@@ -35,10 +42,19 @@ pub struct WriterOutcome {
     pub store_busy: Duration,
     /// Counters and busy time of every operator of every partition.
     pub operators: Vec<OperatorReport>,
+    /// Endpoints in the inventory, and how many of them this run changed.
+    pub endpoints: u64,
+    pub endpoints_saved: u64,
+    /// Sensitive-data labels seen per endpoint id (kinds and places, bounded by endpoints
+    /// and fields), for the inventory: classification runs after routing.
+    sensitive: BTreeMap<String, BTreeSet<SensitiveLabel>>,
 }
 
 pub struct Session {
     normalizer: Normalizer,
+    /// Routing and inventory run once, before partitioning: templates are learned per host,
+    /// and one inventory avoids partitions overwriting each other's endpoint rows.
+    discovery: Discovery,
     runtime: PartitionedRuntime,
     writer: JoinHandle<Result<WriterOutcome>>,
     pub accepted: u64,
@@ -54,6 +70,10 @@ impl Session {
     ) -> Result<Session> {
         let key = store.install_key().context("reading the install key")?;
         let normalizer = Normalizer::new(&config.normalize, &key).context("normalize")?;
+        let mut specs = crate::cmd::spec::active_specs(config, store.as_ref())?;
+        specs.extend(options.specs);
+        let discovery = Discovery::load(config.discovery.clone(), specs, store.as_ref(), None)
+            .with_context(|| format!("{}: loading the inventory", store.location()))?;
         let mode = storage_mode(&config.store.exchanges);
         let policy =
             RetentionPolicy::new(config.retention.client_ip_days, config.retention.body_hours)
@@ -80,6 +100,7 @@ impl Session {
         );
         Ok(Session {
             normalizer,
+            discovery,
             runtime,
             writer,
             accepted: 0,
@@ -93,6 +114,7 @@ impl Session {
     /// store or an output.
     pub fn push(&mut self, mut x: Exchange) {
         self.normalizer.normalize(&mut x);
+        self.discovery.observe(&mut x);
         self.accepted += 1;
         let t = x.observed_at;
         self.first_event = Some(self.first_event.map_or(t, |f| f.min(t)));
@@ -100,8 +122,9 @@ impl Session {
         self.runtime.push(x);
     }
 
-    /// Drains the pipeline, lets the writer store the rest, applies retention.
-    pub fn finish(self) -> Result<WriterOutcome> {
+    /// Drains the pipeline, lets the writer store the rest, saves the inventory, applies
+    /// retention.
+    pub fn finish(mut self) -> Result<WriterOutcome> {
         let reports = self.runtime.finish();
         for r in &reports {
             debug_assert!(r.metrics.is_balanced(), "{} lost records", r.operator);
@@ -111,6 +134,16 @@ impl Session {
             Err(panic) => std::panic::resume_unwind(panic),
         };
         outcome.operators = reports;
+        for (endpoint, labels) in std::mem::take(&mut outcome.sensitive) {
+            let labels: Vec<SensitiveLabel> = labels.into_iter().collect();
+            self.discovery.note_sensitive(&endpoint, &labels);
+        }
+        let saved = self
+            .discovery
+            .save(outcome.store.as_mut())
+            .with_context(|| format!("{}: saving the inventory", outcome.store.location()))?;
+        outcome.endpoints_saved = saved.upserted;
+        outcome.endpoints = self.discovery.inventory().count() as u64;
         Ok(outcome)
     }
 }
@@ -140,7 +173,18 @@ fn write_outputs(
     let mut duplicates = 0;
     let mut findings = 0;
     let mut store_busy = Duration::ZERO;
+    let mut sensitive: BTreeMap<String, BTreeSet<SensitiveLabel>> = BTreeMap::new();
     for out in rx {
+        for x in &out.batch {
+            if let (Some(e), false) = (&x.endpoint, x.sensitive.is_empty()) {
+                let seen = sensitive.entry(e.id.clone()).or_default();
+                for label in &x.sensitive {
+                    if seen.len() < MAX_LABELS_PER_ENDPOINT {
+                        seen.insert(label.clone());
+                    }
+                }
+            }
+        }
         let started = Instant::now();
         if !out.batch.is_empty() {
             let report = store
@@ -178,6 +222,9 @@ fn write_outputs(
         retention,
         store_busy,
         operators: Vec::new(),
+        endpoints: 0,
+        endpoints_saved: 0,
+        sensitive,
     })
 }
 

@@ -515,3 +515,78 @@ fn posture_audits_a_real_spec_as_sarif_and_gates_ci() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to assess"));
 }
+
+#[test]
+fn imported_specs_route_traffic_and_the_inventory_reports_declared_and_shadow() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = shared("specs/vampi/openapi3.yml");
+    let out = gatewatch(
+        dir.path(),
+        &["spec", "import", &spec, "--api", "vampi", "--db", "g.db"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("imported \"vampi\": 14 operations"));
+    let line = |i: u32, path: &str| {
+        format!(
+            r#"{{"observed_at":"2024-06-10T09:13:{:02}Z","source":{{"kind":"native","capture":"frontend"}},"client":{{"ip":"203.0.113.{i}"}},"server":{{"host":"localhost","port":5000}},"request":{{"method":"GET","path":"{path}"}},"response":{{"status":200,"content_type":"application/json","body":{{"captured":30,"content":"{{\"email\":\"mail{i}@example.com\"}}"}}}}}}"#,
+            i % 60
+        )
+    };
+    let mut lines: Vec<String> = (1..=12)
+        .map(|i| line(i, &format!("/users/v1/user{i}")))
+        .collect();
+    lines.push(line(40, "/internal/backup"));
+    std::fs::write(dir.path().join("in.ndjson"), lines.join("\n")).unwrap();
+    let s = summary(&gatewatch(
+        dir.path(),
+        &["ingest", "in.ndjson", "--db", "g.db", "--json", "-q"],
+    ));
+    assert_eq!(s["accepted"], 13);
+
+    let out = gatewatch(
+        dir.path(),
+        &["inventory", "--db", "g.db", "--format", "json"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    // VAmPI's spec declares its server as http://localhost:5000: traffic to that host matches.
+    let find = |template: &str| {
+        rows.iter()
+            .find(|r| r["template"] == template && r["method"] == "GET")
+            .unwrap_or_else(|| panic!("{template} missing: {rows:?}"))
+    };
+    let user = find("/users/v1/{username}");
+    assert_eq!(user["spec_status"], "declared");
+    assert_eq!(user["calls"], 12);
+    assert!(
+        user["sensitive"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k == "email"),
+        "{user}"
+    );
+    assert_eq!(find("/internal/backup")["spec_status"], "shadow");
+    for key in [
+        "host",
+        "method",
+        "api",
+        "first_seen",
+        "last_seen",
+        "auth",
+        "external",
+    ] {
+        assert!(user.get(key).is_some(), "{key} missing from {user}");
+    }
+    let out = gatewatch(dir.path(), &["inventory", "export-openapi", "--db", "g.db"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+}

@@ -201,6 +201,16 @@ impl Discovery {
         }
     }
 
+    /// Adds sensitive-data labels found by a later stage (classification runs after routing)
+    /// to the endpoint `endpoint_id`; unknown ids (merged since) are ignored.
+    pub fn note_sensitive(&mut self, endpoint_id: &str, labels: &[gw_model::SensitiveLabel]) {
+        if let Some(&slot) = self.by_id.get(endpoint_id)
+            && self.slots[slot as usize].state.add_sensitive(labels)
+        {
+            self.mark_dirty(slot);
+        }
+    }
+
     /// Routes, templates and inventories every record, and sets its `endpoint` and `params`.
     pub fn observe_batch(&mut self, records: &mut [Exchange]) {
         for x in records.iter_mut() {

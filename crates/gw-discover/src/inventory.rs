@@ -253,6 +253,22 @@ impl EndpointState {
     }
 
     /// Whether calls arrived from public addresses.
+    /// Records sensitive data kinds and where they were seen (bounded; values are never kept).
+    /// Returns whether anything was new.
+    pub fn add_sensitive(&mut self, labels: &[gw_model::SensitiveLabel]) -> bool {
+        let mut added = false;
+        for label in labels {
+            if self.sensitive.len() < MAX_SENSITIVE || self.sensitive.contains_key(&label.kind) {
+                let locations = self.sensitive.entry(label.kind.clone()).or_default();
+                if locations.len() < MAX_SENSITIVE && !locations.contains(&label.location) {
+                    locations.insert(label.location.clone());
+                    added = true;
+                }
+            }
+        }
+        added
+    }
+
     pub fn is_external(&self) -> bool {
         self.exposure.public_calls > 0
     }
@@ -453,14 +469,7 @@ impl Update<'_> {
         }
         self.auth(e, status);
         self.exposure(e);
-        for label in &x.sensitive {
-            if e.sensitive.len() < MAX_SENSITIVE || e.sensitive.contains_key(&label.kind) {
-                let locations = e.sensitive.entry(label.kind.clone()).or_default();
-                if locations.len() < MAX_SENSITIVE && !locations.contains(&label.location) {
-                    locations.insert(label.location.clone());
-                }
-            }
-        }
+        e.add_sensitive(&x.sensitive);
         if let Some(api) = &x.api {
             if let Some(id) = &api.gateway_api_id {
                 bounded_insert(&mut e.gateway_api_ids, id);

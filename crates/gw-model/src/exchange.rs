@@ -573,7 +573,7 @@ pub enum IpClass {
 }
 
 /// A kind of sensitive data seen at a location of a record (derived; never the value).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 pub struct SensitiveLabel {
     pub kind: String,
     pub location: String,

@@ -61,6 +61,7 @@ macro_rules! store_conformance_suite {
             inventory_endpoints_upsert_delete_and_survive_reopen,
             inventory_loads_filter_by_api_in_a_stable_order,
             an_inventory_batch_with_a_bad_row_writes_nothing,
+            specs_are_kept_by_name_replaced_and_deleted,
         );
     };
     (@checks $harness:ty; $($check:ident),* $(,)?) => {
@@ -1205,4 +1206,40 @@ pub fn an_inventory_batch_with_a_bad_row_writes_nothing<H: ConformanceHarness>()
     unnamed.id = String::new();
     assert!(store.save_endpoints(&[unnamed], &[]).is_err());
     assert!(store.load_endpoints(None).unwrap().is_empty());
+}
+
+/// Imported specs survive a reopen, are replaced by name and can be deleted.
+pub fn specs_are_kept_by_name_replaced_and_deleted<H: ConformanceHarness>() {
+    let h = H::create();
+    let spec = |name: &str, content: &str| crate::StoredSpec {
+        name: name.to_string(),
+        file: format!("{name}.yaml"),
+        content: content.to_string(),
+        imported_at: Timestamp::from_second(1_700_000_000).unwrap(),
+    };
+    {
+        let mut store = h.open().unwrap();
+        assert!(!store.save_spec(&spec("shop", "openapi: 3.0.0")).unwrap());
+        assert!(!store.save_spec(&spec("bank", "openapi: 3.1.0")).unwrap());
+        assert!(
+            store.save_spec(&spec("shop", "openapi: 3.0.3")).unwrap(),
+            "same name replaces"
+        );
+        assert!(
+            store.save_spec(&spec(" ", "x")).is_err(),
+            "a spec needs a name"
+        );
+    }
+    let mut store = h.open().unwrap();
+    let specs = store.load_specs().unwrap();
+    let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, vec!["bank", "shop"]);
+    assert_eq!(specs[1].content, "openapi: 3.0.3");
+    assert_eq!(
+        specs[1].imported_at,
+        Timestamp::from_second(1_700_000_000).unwrap()
+    );
+    assert!(store.delete_spec("bank").unwrap());
+    assert!(!store.delete_spec("bank").unwrap());
+    assert_eq!(store.load_specs().unwrap().len(), 1);
 }

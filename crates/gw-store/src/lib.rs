@@ -30,4 +30,6 @@ pub use privacy::PrivacyCounts;
 pub use retention::{MAX_BODY_HOURS, MAX_CLIENT_IP_DAYS, RetentionPolicy, RetentionReport};
 pub use run::{RunId, RunRecord, RunStart, RunSummary};
 pub use sqlite::{SQLITE_SCHEMA_VERSION, SqliteStore};
-pub use store::{DEFAULT_DB_PATH, ExchangeStorage, Store, StoreCounts, WriteReport, open_store};
+pub use store::{
+    DEFAULT_DB_PATH, ExchangeStorage, Store, StoreCounts, StoredSpec, WriteReport, open_store,
+};

@@ -146,6 +146,28 @@ pub trait Store: Send {
     /// Stored inventory endpoints of `api` (every API for `None`), ordered by API, host,
     /// template, method.
     fn load_endpoints(&self, api: Option<&str>) -> Result<Vec<StoredEndpoint>>;
+
+    /// Keeps an imported API description under `spec.name`, replacing an earlier one of that
+    /// name. Returns whether one was replaced.
+    fn save_spec(&mut self, spec: &StoredSpec) -> Result<bool>;
+
+    /// Every stored API description, by name.
+    fn load_specs(&self) -> Result<Vec<StoredSpec>>;
+
+    /// Forgets the API description `name`; returns whether there was one.
+    fn delete_spec(&mut self, name: &str) -> Result<bool>;
+}
+
+/// An imported API description, kept as its source text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredSpec {
+    /// The API name (given at import, or the spec's title).
+    pub name: String,
+    /// Where it was imported from, as given.
+    pub file: String,
+    pub content: String,
+    /// Wall-clock time of the import, read by the caller.
+    pub imported_at: Timestamp,
 }
 
 /// Opens the store named by `--db` or the config: `sqlite://PATH`, `sqlite://:memory:`,

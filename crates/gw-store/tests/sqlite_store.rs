@@ -22,7 +22,11 @@ fn a_file_store_runs_in_wal_mode_with_foreign_keys() {
         .unwrap();
     assert_eq!(
         applied,
-        [(1, "init".to_string()), (2, "inventory".to_string())]
+        [
+            (1, "init".to_string()),
+            (2, "inventory".to_string()),
+            (3, "specs".to_string())
+        ]
     );
 }
 

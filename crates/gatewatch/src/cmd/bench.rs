@@ -191,7 +191,14 @@ fn bench_pipeline(
     let store = gw_store::open_store(&db.display().to_string())?;
     let ctx = DecodeCtx::new("bench");
     let started = Instant::now();
-    let mut session = Session::start(&config, store, SessionOptions { alerts_out: None })?;
+    let mut session = Session::start(
+        &config,
+        store,
+        SessionOptions {
+            alerts_out: None,
+            specs: gw_sim::builtin_specs()?,
+        },
+    )?;
     let mut emit = Pushing {
         session: &mut session,
         push: Duration::ZERO,

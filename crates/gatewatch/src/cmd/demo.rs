@@ -69,14 +69,20 @@ pub fn run(config: &Config, args: DemoArgs) -> Result<ExitCode> {
         show_duration(args.duration),
         gw_sim::Scenario::ALL.len()
     )?;
-    let store = gw_store::open_store(&db.display().to_string())
+    let mut store = gw_store::open_store(&db.display().to_string())
         .with_context(|| format!("{}: cannot open the store", db.display()))?;
+    // The sample APIs' specs are imported like a user's would be, so the inventory and every
+    // later command match traffic against them.
+    for (name, text) in gw_sim::builtin_documents() {
+        crate::cmd::spec::import_text(store.as_mut(), name, name, text)?;
+    }
     let started = Instant::now();
     let mut session = Session::start(
         &config,
         store,
         SessionOptions {
             alerts_out: args.alerts_out.clone(),
+            specs: Vec::new(),
         },
     )?;
     for x in sim.by_ref() {

@@ -33,6 +33,9 @@ pub struct IngestArgs {
     /// Write every finding raised during the run as NDJSON gatewatch.finding/1.
     #[arg(long, value_name = "FILE")]
     pub alerts_out: Option<PathBuf>,
+    /// OpenAPI / Swagger spec of an API behind the gateway (repeatable; adds to config `specs`).
+    #[arg(long, value_name = "FILE")]
+    pub spec: Vec<PathBuf>,
     /// Print the summary as JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -53,6 +56,9 @@ pub struct IngestReport {
     pub stored: u64,
     pub already_stored: u64,
     pub findings: u64,
+    /// Endpoints in the inventory after the run, and how many this run added or changed.
+    pub endpoints: u64,
+    pub endpoints_changed: u64,
     pub bytes: u64,
     pub elapsed_ms: u64,
     pub records_per_second: f64,
@@ -111,6 +117,7 @@ pub fn ingest(config: &Config, args: &IngestArgs) -> Result<IngestReport> {
         store,
         SessionOptions {
             alerts_out: args.alerts_out.clone(),
+            specs: config.load_specs(&args.spec)?.split_off(config.specs.len()),
         },
     )?;
     let limits = config.limits();
@@ -173,6 +180,8 @@ pub fn ingest(config: &Config, args: &IngestArgs) -> Result<IngestReport> {
         stored: outcome.written,
         already_stored: outcome.duplicates,
         findings: outcome.findings,
+        endpoints: outcome.endpoints,
+        endpoints_changed: outcome.endpoints_saved,
         bytes,
         elapsed_ms: summary.elapsed_ms,
         records_per_second: summary.records_read as f64 / elapsed.as_secs_f64().max(1e-9),
@@ -259,6 +268,11 @@ pub fn print_summary(r: &IngestReport) -> Result<()> {
         )?;
     }
     outln!("  findings         {}", r.findings)?;
+    outln!(
+        "  endpoints        {} in the inventory, {} added or changed (`gatewatch inventory`)",
+        r.endpoints,
+        r.endpoints_changed
+    )?;
     if let (Some(a), Some(b)) = (r.first_event, r.last_event) {
         outln!("  event time       {a} .. {b}")?;
     }

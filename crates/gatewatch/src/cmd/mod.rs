@@ -4,5 +4,7 @@ pub mod alerts;
 pub mod bench;
 pub mod demo;
 pub mod ingest;
+pub mod inventory;
 pub mod posture;
 pub mod simulate;
+pub mod spec;

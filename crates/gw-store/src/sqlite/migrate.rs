@@ -26,6 +26,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "inventory",
         sql: include_str!("../../migrations/sqlite/0002_inventory.sql"),
     },
+    Migration {
+        version: 3,
+        name: "specs",
+        sql: include_str!("../../migrations/sqlite/0003_specs.sql"),
+    },
 ];
 
 /// The schema version this build creates and understands.

@@ -7,6 +7,7 @@ mod jobs;
 mod migrate;
 mod runs;
 mod settings;
+mod specs;
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -22,7 +23,7 @@ use crate::inventory::{InventoryWriteReport, StoredEndpoint};
 use crate::privacy::PrivacyCounts;
 use crate::retention::{RetentionPolicy, RetentionReport};
 use crate::run::{RunId, RunRecord, RunStart, RunSummary};
-use crate::store::{ExchangeStorage, Store, StoreCounts, WriteReport};
+use crate::store::{ExchangeStorage, Store, StoreCounts, StoredSpec, WriteReport};
 
 pub use migrate::SQLITE_SCHEMA_VERSION;
 
@@ -198,6 +199,18 @@ impl Store for SqliteStore {
 
     fn load_endpoints(&self, api: Option<&str>) -> Result<Vec<StoredEndpoint>> {
         inventory::load(&self.conn, &self.location, api)
+    }
+
+    fn save_spec(&mut self, spec: &StoredSpec) -> Result<bool> {
+        specs::save(&self.conn, &self.location, spec)
+    }
+
+    fn load_specs(&self) -> Result<Vec<StoredSpec>> {
+        specs::load(&self.conn, &self.location)
+    }
+
+    fn delete_spec(&mut self, name: &str) -> Result<bool> {
+        specs::delete(&self.conn, &self.location, name)
     }
 }
 
