@@ -412,6 +412,11 @@ impl Normalizer {
         self.api_key_headers
             .iter()
             .any(|n| n.eq_ignore_ascii_case(name))
+            || (looks_like_credential_header(name)
+                && !self
+                    .redact_headers
+                    .iter()
+                    .any(|n| n.eq_ignore_ascii_case(name)))
     }
 
     fn is_api_key_param(&self, name: &str) -> bool {
@@ -729,6 +734,30 @@ fn decode_jwt(token: &str) -> Option<JwtClaims> {
     })
 }
 
+/// Custom credential headers follow a few naming habits (`x-admin-key`, `x-partner-token`,
+/// `x-client-secret`); a header named like that is treated as an API key even when it is not
+/// in the configured list, so a credential is never stored because its header was unusual.
+/// Names that only describe keys (`x-key-id`, `idempotency-key`, `x-cache-key`) do not count.
+fn looks_like_credential_header(name: &str) -> bool {
+    const NOT_CREDENTIALS: &[&str] = &[
+        "idempotency-key",
+        "x-idempotency-key",
+        "x-cache-key",
+        "x-request-key",
+        "x-correlation-key",
+        "sec-websocket-key",
+    ];
+    let lower = name.to_ascii_lowercase();
+    if NOT_CREDENTIALS.contains(&lower.as_str()) {
+        return false;
+    }
+    [
+        "-key", "_key", "-token", "_token", "-secret", "_secret", "-apikey", "-api-key",
+    ]
+    .iter()
+    .any(|suffix| lower.ends_with(suffix))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -974,6 +1003,19 @@ mod tests {
     }
 
     #[test]
+    fn headers_that_only_describe_keys_are_not_credentials() {
+        for name in [
+            "idempotency-key",
+            "Sec-WebSocket-Key",
+            "x-key-id",
+            "accept",
+            "x-keyboard",
+        ] {
+            assert!(!looks_like_credential_header(name), "{name}");
+        }
+    }
+
+    #[test]
     fn api_key_headers_and_query_parameters() {
         let n = normalizer(&[]);
         for header in [
@@ -981,6 +1023,9 @@ mod tests {
             "Ocp-Apim-Subscription-Key",
             "x-functions-key",
             "apikey",
+            "x-admin-key",
+            "X-Partner-Token",
+            "x-client-secret",
         ] {
             let mut x = record(&[(header, "k-1234567890abcdef")], None);
             n.normalize(&mut x);
