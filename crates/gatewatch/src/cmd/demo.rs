@@ -112,6 +112,7 @@ pub fn run(config: &Config, args: DemoArgs) -> Result<ExitCode> {
         show_duration(args.duration)
     )?;
     let mut store = outcome.store;
+    print_inventory(&config, store.as_ref())?;
     let (_, end_us) = sim.period_us();
     let period_end = jiff::Timestamp::from_microsecond(end_us).context("simulated period end")?;
     let posture = audit_sample_specs(period_end)?;
@@ -149,6 +150,44 @@ fn print_posture(findings: &[gw_model::Finding]) -> Result<()> {
     )?;
     for f in findings.iter().take(8) {
         outln!("  [{}] {} {}", f.severity.as_str(), f.rule.id, f.title)?;
+    }
+    Ok(())
+}
+
+fn print_inventory(config: &Config, store: &dyn gw_store::Store) -> Result<()> {
+    let specs = crate::cmd::spec::active_specs(config, store)?;
+    let mut discovery = gw_discover::Discovery::load(config.discovery.clone(), specs, store, None)?;
+    let now = store
+        .event_watermark()?
+        .unwrap_or_else(jiff::Timestamp::now);
+    let rows = discovery.finish(now);
+    let count =
+        |f: &dyn Fn(&gw_discover::InventoryRow) -> bool| rows.iter().filter(|r| f(r)).count();
+    let mut by_status: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in &rows {
+        *by_status.entry(r.spec_status.as_str()).or_default() += 1;
+    }
+    let statuses: Vec<String> = by_status.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    outln!(
+        "\nInventory: {} endpoints ({}); {} called from the internet, {} with unauthenticated successful calls, {} carrying sensitive data",
+        rows.len(),
+        statuses.join(", "),
+        count(&|r| r.external),
+        count(&|r| r.auth.iter().any(|a| a == "unauthenticated")),
+        count(&|r| !r.sensitive.is_empty()),
+    )?;
+    for r in rows
+        .iter()
+        .filter(|r| r.spec_status.as_str() != "declared")
+        .take(5)
+    {
+        outln!(
+            "  {:<8} {} {} {}",
+            r.spec_status.as_str(),
+            r.method,
+            r.host,
+            r.template
+        )?;
     }
     Ok(())
 }
