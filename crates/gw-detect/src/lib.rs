@@ -5,11 +5,14 @@
 //! This crate owns the [`Detector`] trait and its static registry ([`DETECTORS`]), the
 //! canonical decoding of request values, the rule families (`GW-T-SQLI`, `GW-T-XSS`,
 //! `GW-T-CMDI`, `GW-T-TRAVERSAL`, `GW-T-SSRF`, `GW-T-NOSQLI`, `GW-T-XXE`, `GW-T-SSTI`,
-//! `GW-T-JNDI`, `GW-T-LDAPI`, `GW-T-SUSPICIOUS-UA`) and [`AlertBook`]. It must not do I/O,
-//! read wall-clock time, keep threat-intelligence or GeoIP data (that is `gw-enrich`), learn
-//! baselines, or put raw request values into findings: evidence goes through
-//! [`fragment::evidence_fragment`], the single place where values are cut and masked.
+//! `GW-T-JNDI`, `GW-T-LDAPI`, `GW-T-SUSPICIOUS-UA`), the context alerts on TOR and
+//! threat-intel verdicts, the behavioural detectors ([`behavioral`]: learned baselines in
+//! bounded `gw-sketch` state, driven by event time) and [`AlertBook`]. It must not do I/O, read
+//! wall-clock time, keep threat-intelligence or GeoIP data (that is `gw-enrich`), or put raw
+//! request values into findings: evidence goes through [`fragment::evidence_fragment`], the
+//! single place where values are cut and masked.
 
+pub mod behavioral;
 pub mod decode;
 pub mod dedup;
 pub mod detectors;

@@ -1,0 +1,134 @@
+//! Per-record cost of the behavioural detectors on warm state, next to the signature
+//! detectors on the same records (records/s).
+//!
+//! Warm-up: 27 simulated hours at 3 rps (past the 24 h learning period) go through every
+//! detector untimed. Each timed iteration then replays the following 50,000 records shifted
+//! forward in time by the span they cover, so event time keeps advancing as in a live stream
+//! (replaying them unshifted would make every record late and pile counts into one window).
+//! Shifting the copy and dropping it are setup and are not timed. The replayed hours land at
+//! other hours of the day, so a few population alerts in the replays are an artifact of the
+//! bench, not of live traffic.
+
+use std::hint::black_box;
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use gw_detect::Detector;
+use gw_detect::behavioral::{BehavioralConfig, build_behavioral};
+use gw_model::Exchange;
+use gw_sim::{AttackSelection, SimConfig, Simulator};
+use jiff::{SignedDuration, Timestamp};
+
+#[path = "../tests/support/router.rs"]
+mod router;
+
+const TIMED: usize = 50_000;
+
+fn records() -> (Vec<Exchange>, Vec<Exchange>) {
+    let cfg = SimConfig {
+        specs: gw_sim::builtin_specs().expect("built-in specs import"),
+        duration: SignedDuration::from_hours(32),
+        rps: 3.0,
+        attacks: AttackSelection::None,
+        seed: 7,
+        ..SimConfig::default()
+    };
+    let r = router::Router::builtin();
+    let mut all: Vec<Exchange> = Simulator::new(cfg).expect("simulator config").collect();
+    for x in &mut all {
+        r.route(x);
+    }
+    let timed = all.split_off(all.len() - TIMED);
+    (all, timed)
+}
+
+/// Replays `timed` shifted by `round` spans.
+fn shifted(timed: &[Exchange], round: i64) -> Vec<Exchange> {
+    let first = timed.first().map_or(0, |x| x.observed_at.as_microsecond());
+    let last = timed.last().map_or(0, |x| x.observed_at.as_microsecond());
+    let span = last - first + 1_000_000;
+    timed
+        .iter()
+        .map(|x| {
+            let mut y = x.clone();
+            y.observed_at =
+                Timestamp::from_microsecond(x.observed_at.as_microsecond() + round * span)
+                    .expect("in range");
+            y
+        })
+        .collect()
+}
+
+fn bench_set(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    mut detectors: Vec<Box<dyn Detector>>,
+    warm: &[Exchange],
+    timed: &[Exchange],
+) {
+    let mut sink = Vec::new();
+    for chunk in warm.chunks(256) {
+        for d in &mut detectors {
+            d.detect(chunk, &mut sink);
+        }
+    }
+    sink.clear();
+    let mut round = 0;
+    let mut findings = 0usize;
+    let mut rounds = 0usize;
+    g.bench_function(name, |b| {
+        b.iter_batched_ref(
+            || {
+                round += 1;
+                shifted(timed, round)
+            },
+            |batch: &mut Vec<Exchange>| {
+                sink.clear();
+                for chunk in batch.chunks(256) {
+                    for d in &mut detectors {
+                        d.detect(chunk, &mut sink);
+                    }
+                }
+                findings += sink.len();
+                rounds += 1;
+                black_box(sink.len())
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    println!("{name}: {findings} findings over {rounds} replays of {TIMED} attack-free records");
+}
+
+fn benches(c: &mut Criterion) {
+    let (warm, timed) = records();
+    let mut g = c.benchmark_group("behavioral");
+    g.throughput(Throughput::Elements(TIMED as u64));
+    g.sample_size(10);
+    let cfg = BehavioralConfig::default();
+    bench_set(
+        &mut g,
+        "all_behavioral_detectors",
+        build_behavioral(&cfg).expect("default config"),
+        &warm,
+        &timed,
+    );
+    for d in build_behavioral(&cfg).expect("default config") {
+        let name = d.name();
+        bench_set(&mut g, name, vec![d], &warm, &timed);
+    }
+    let signature: Vec<_> = gw_detect::DETECTORS
+        .iter()
+        .filter(|f| !f.name().starts_with("behavioral."))
+        .map(|f| f.build())
+        .collect();
+    bench_set(
+        &mut g,
+        "signature_detectors_for_comparison",
+        signature,
+        &warm,
+        &timed,
+    );
+    g.finish();
+}
+
+criterion_group!(behavioral_benches, benches);
+criterion_main!(behavioral_benches);
