@@ -32,6 +32,8 @@ pub struct Config {
     pub detect: DetectConfig,
     /// Path templating and inventory.
     pub discovery: gw_discover::DiscoveryConfig,
+    /// Learned baselines: volume spikes, large payloads, spray, enumeration, brute force...
+    pub behavioral: gw_detect::behavioral::BehavioralConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -69,6 +71,7 @@ impl Default for Config {
             enrich: gw_enrich::EnrichConfig::default(),
             detect: DetectConfig::default(),
             discovery: gw_discover::DiscoveryConfig::default(),
+            behavioral: gw_detect::behavioral::BehavioralConfig::default(),
         }
     }
 }

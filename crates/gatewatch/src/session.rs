@@ -5,17 +5,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::sync_channel;
+use std::sync::mpsc::{SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use gw_detect::{AlertBook, Detector};
 use gw_discover::Discovery;
 use gw_ingest::normalize::Normalizer;
 use gw_model::{Exchange, Finding, SensitiveLabel};
 use gw_pipeline::{OperatorReport, PartitionOutput, PartitionedRuntime, RuntimeConfig};
 use gw_store::{ExchangeStorage, RetentionPolicy, RetentionReport, Store};
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 
 use crate::config::Config;
 use crate::stages::Stages;
@@ -55,6 +56,17 @@ pub struct Session {
     /// Routing and inventory run once, before partitioning: templates are learned per host,
     /// and one inventory avoids partitions overwriting each other's endpoint rows.
     discovery: Discovery,
+    /// Behavioural detection also runs here, once: its baselines need every record of an
+    /// endpoint *and* of an actor, which API partitions split.
+    behavioral: Vec<Box<dyn Detector>>,
+    behavioral_alerts: AlertBook,
+    alert_allowance: SignedDuration,
+    watermark: Option<Timestamp>,
+    pending: Vec<Exchange>,
+    raw_findings: Vec<Finding>,
+    batch_size: usize,
+    /// Alerts raised on this thread go to the writer on the same channel as the partitions'.
+    findings_tx: Option<SyncSender<PartitionOutput>>,
     runtime: PartitionedRuntime,
     writer: JoinHandle<Result<WriterOutcome>>,
     pub accepted: u64,
@@ -84,11 +96,19 @@ impl Session {
             .map(open_alerts_out)
             .transpose()?;
         let stages = Stages::from_config(config)?;
+        let behavioral =
+            gw_detect::behavioral::build_behavioral(&config.behavioral).context("behavioral")?;
+        let behavioral_alerts = AlertBook::new(
+            SignedDuration::from_mins(i64::from(config.detect.alert_window_minutes)),
+            config.detect.max_evidence_ids,
+        )
+        .context("detect")?;
         let (tx, rx) = sync_channel::<PartitionOutput>(config.ingest.queue_batches.max(1) * 2);
         let writer = std::thread::Builder::new()
             .name("gw-store-writer".into())
             .spawn(move || write_outputs(store, rx, mode, alerts, policy))
             .context("starting the store writer")?;
+        let findings_tx = Some(tx.clone());
         let runtime = PartitionedRuntime::start(
             RuntimeConfig {
                 partitions: config.partitions(),
@@ -101,6 +121,16 @@ impl Session {
         Ok(Session {
             normalizer,
             discovery,
+            behavioral,
+            behavioral_alerts,
+            alert_allowance: SignedDuration::from_secs(i64::from(
+                config.detect.out_of_order_seconds,
+            )),
+            watermark: None,
+            pending: Vec::with_capacity(config.ingest.batch_size),
+            raw_findings: Vec::new(),
+            batch_size: config.ingest.batch_size,
+            findings_tx,
             runtime,
             writer,
             accepted: 0,
@@ -119,12 +149,55 @@ impl Session {
         let t = x.observed_at;
         self.first_event = Some(self.first_event.map_or(t, |f| f.min(t)));
         self.last_event = Some(self.last_event.map_or(t, |l| l.max(t)));
-        self.runtime.push(x);
+        self.pending.push(x);
+        if self.pending.len() >= self.batch_size {
+            self.flush_pending();
+        }
+    }
+
+    /// Runs the behavioural detectors over the buffered batch, sends the alerts whose window
+    /// closed, and hands the records to the partitions.
+    fn flush_pending(&mut self) {
+        for d in self.behavioral.iter_mut() {
+            d.detect(&self.pending, &mut self.raw_findings);
+        }
+        for f in self.raw_findings.drain(..) {
+            self.behavioral_alerts.record(f);
+        }
+        if let Some(latest) = self.pending.iter().map(|x| x.observed_at).max() {
+            let w = self.watermark.map_or(latest, |w| w.max(latest));
+            self.watermark = Some(w);
+            if let Ok(closing) = w.checked_sub(self.alert_allowance) {
+                let closed = self.behavioral_alerts.close_until(closing);
+                self.send_findings(closed);
+            }
+        }
+        for x in self.pending.drain(..) {
+            self.runtime.push(x);
+        }
+    }
+
+    fn send_findings(&self, findings: Vec<Finding>) {
+        if findings.is_empty() {
+            return;
+        }
+        if let Some(tx) = &self.findings_tx {
+            // The writer only goes away with an error, which `finish` reports.
+            let _ = tx.send(PartitionOutput {
+                partition: usize::MAX,
+                batch: Vec::new(),
+                findings,
+            });
+        }
     }
 
     /// Drains the pipeline, lets the writer store the rest, saves the inventory, applies
     /// retention.
     pub fn finish(mut self) -> Result<WriterOutcome> {
+        self.flush_pending();
+        let open = self.behavioral_alerts.drain();
+        self.send_findings(open);
+        self.findings_tx = None;
         let reports = self.runtime.finish();
         for r in &reports {
             debug_assert!(r.metrics.is_balanced(), "{} lost records", r.operator);
