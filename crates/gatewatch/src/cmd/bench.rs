@@ -25,7 +25,8 @@ pub struct BenchArgs {
     /// What to time: `pipeline` (bytes to store, all stages) or `ingest` (parse + normalize).
     #[arg(default_value = "pipeline", value_parser = ["pipeline", "ingest"])]
     pub what: String,
-    /// Records to generate (held in memory as NDJSON, about 2 KB each).
+    /// About this many records are generated (one simulated day, held in memory as NDJSON,
+    /// about 2 KB each).
     #[arg(long, default_value_t = 200_000)]
     pub records: usize,
     /// Pipeline partitions (worker threads); default from config (one per core).
@@ -63,18 +64,19 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
 
 /// Simulated traffic (built-in APIs, every attack scenario) as NDJSON lines.
 fn generate(records: usize, seed: u64) -> Result<Vec<Vec<u8>>> {
-    let defaults = SimConfig::default();
-    // The iterator is lazy: a long period costs nothing beyond the records taken, and the
-    // seasonal curve (a night trough at the start) can never run the count short.
-    let secs = (records as f64 / defaults.rps * 10.0).ceil().max(86_400.0) as i64;
+    // One whole simulated day at the rate that yields about `records` records (a weekday runs
+    // ~1.2x the weekly mean), so the traffic has its daily curve and includes the attack
+    // scenarios of the period's second half; the count is approximate.
     let sim = Simulator::new(SimConfig {
-        duration: SignedDuration::from_secs(secs),
+        duration: SignedDuration::from_hours(24),
+        rps: (records as f64 / 86_400.0 / 1.2).max(0.5),
+        clients: (records as u64 / 50).clamp(1_000, 1_000_000),
         attacks: AttackSelection::All,
         seed,
-        ..defaults
+        ..SimConfig::default()
     })?;
     let mut lines = Vec::with_capacity(records);
-    for x in sim.take(records) {
+    for x in sim {
         let mut line = Vec::with_capacity(2048);
         gw_sim::append_ndjson_line(&x, &mut line).context("serializing a simulated record")?;
         while line.last() == Some(&b'\n') {
