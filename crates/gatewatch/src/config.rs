@@ -30,6 +30,9 @@ pub struct Config {
     /// Threat-intel / TOR lists and GeoIP databases (none by default).
     pub enrich: gw_enrich::EnrichConfig,
     pub detect: DetectConfig,
+    /// `gatewatch serve`: listen address, API tokens (SHA-256 only), body and queue limits,
+    /// spool directory.
+    pub server: gw_server::ServerConfig,
     /// Path templating and inventory.
     pub discovery: gw_discover::DiscoveryConfig,
     /// Learned baselines: volume spikes, large payloads, spray, enumeration, brute force...
@@ -70,6 +73,7 @@ impl Default for Config {
             classify: gw_classify::ClassifyConfig::default(),
             enrich: gw_enrich::EnrichConfig::default(),
             detect: DetectConfig::default(),
+            server: gw_server::ServerConfig::default(),
             discovery: gw_discover::DiscoveryConfig::default(),
             behavioral: gw_detect::behavioral::BehavioralConfig::default(),
         }

@@ -88,6 +88,11 @@ enum Command {
     /// Measure throughput on simulated traffic held in memory: `bench` times the whole
     /// pipeline with a per-stage breakdown, `bench ingest` parse + normalize on one thread.
     Bench(cmd::bench::BenchArgs),
+    /// Run the HTTP ingest server: POST /v1/ingest (native NDJSON or JSON array),
+    /// /v1/ingest/kong, /v1/ingest/apim, /v1/ingest/envoy, with bearer tokens (`[server]`),
+    /// an fsynced spool (acknowledged batches survive a crash), /metrics, /healthz, /readyz.
+    /// `serve hash-token SECRET` prints the hash to configure for a token.
+    Serve(cmd::serve::ServeArgs),
     /// Print the JSON Schema of a Gatewatch record format.
     Schema {
         /// Which record: `exchange` (gatewatch.exchange/1) or `finding` (gatewatch.finding/1).
@@ -147,6 +152,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Posture(args) => cmd::posture::run(&config, args),
         Command::Blocklist(args) => cmd::alerts::run_blocklist(&config, args),
         Command::Bench(args) => cmd::bench::run(&config, args),
+        Command::Serve(args) => cmd::serve::run(&config, args),
         Command::Schema { record } => {
             let schema = match record.as_str() {
                 "exchange" => gw_model::json_schema::<gw_model::Exchange>(),

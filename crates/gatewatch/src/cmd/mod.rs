@@ -6,5 +6,6 @@ pub mod demo;
 pub mod ingest;
 pub mod inventory;
 pub mod posture;
+pub mod serve;
 pub mod simulate;
 pub mod spec;

@@ -43,9 +43,7 @@ pub struct ServeArgs {
 enum ServeCommand {
     /// Print the SHA-256 to put in `server.tokens[].sha256` for a token secret (read from the
     /// argument, or from the first line of stdin).
-    HashToken {
-        secret: Option<String>,
-    },
+    HashToken { secret: Option<String> },
 }
 
 pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
@@ -120,7 +118,11 @@ pub struct PipelineSink {
 }
 
 impl PipelineSink {
-    fn start(config: Config, store: Box<dyn gw_store::Store>, flush_every: Duration) -> Result<Self> {
+    fn start(
+        config: Config,
+        store: Box<dyn gw_store::Store>,
+        flush_every: Duration,
+    ) -> Result<Self> {
         let (tx, rx) = sync_channel(config.ingest.queue_batches.max(1));
         let durable = Arc::new(AtomicU64::new(0));
         let stats = Arc::new(PipelineStats::default());
@@ -143,11 +145,7 @@ impl PipelineSink {
 
 impl RecordSink for PipelineSink {
     fn submit(&self, batch: Batch) -> Result<(), SinkFailure> {
-        let tx = self
-            .tx
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let Some(tx) = tx else {
             return Err(SinkFailure {
                 batch,
@@ -216,7 +214,9 @@ impl RecordSink for PipelineSink {
             ),
         ];
         for (name, kind, help, value) in series {
-            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+            ));
         }
     }
 }
@@ -243,8 +243,13 @@ fn run_pipeline(
                 if open.is_none() {
                     let s = Session::start(
                         config,
-                        store.take().context("the store is held by a running session")?,
-                        SessionOptions { alerts_out: None },
+                        store
+                            .take()
+                            .context("the store is held by a running session")?,
+                        SessionOptions {
+                            alerts_out: None,
+                            specs: Vec::new(),
+                        },
                     )?;
                     open = Some((s, Instant::now(), 0));
                 }
@@ -261,19 +266,23 @@ fn run_pipeline(
         let due = open
             .as_ref()
             .is_some_and(|(_, since, _)| since.elapsed() >= flush_every);
-        if closed || due {
-            if let Some((session, _, last)) = open.take() {
-                let outcome = session.finish()?;
-                stats.written.fetch_add(outcome.written, Ordering::Relaxed);
-                stats.duplicates.fetch_add(outcome.duplicates, Ordering::Relaxed);
-                stats.findings.fetch_add(outcome.findings, Ordering::Relaxed);
-                stats.flushes.fetch_add(1, Ordering::Relaxed);
-                stats
-                    .store_busy_micros
-                    .fetch_add(outcome.store_busy.as_micros() as u64, Ordering::Relaxed);
-                store = Some(outcome.store);
-                durable.store(last, Ordering::SeqCst);
-            }
+        if (closed || due)
+            && let Some((session, _, last)) = open.take()
+        {
+            let outcome = session.finish()?;
+            stats.written.fetch_add(outcome.written, Ordering::Relaxed);
+            stats
+                .duplicates
+                .fetch_add(outcome.duplicates, Ordering::Relaxed);
+            stats
+                .findings
+                .fetch_add(outcome.findings, Ordering::Relaxed);
+            stats.flushes.fetch_add(1, Ordering::Relaxed);
+            stats
+                .store_busy_micros
+                .fetch_add(outcome.store_busy.as_micros() as u64, Ordering::Relaxed);
+            store = Some(outcome.store);
+            durable.store(last, Ordering::SeqCst);
         }
         if closed {
             return Ok(());

@@ -1,0 +1,635 @@
+//! The HTTP surface: routes, authentication, rate limits, the ingest path from request to
+//! spool, and the forwarder thread from spool to sink.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use gw_model::{Exchange, SourceKind};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{AuthFailure, TokenTable};
+use crate::decode::{self, Endpoint};
+use crate::metrics::{Registry, series};
+use crate::spool::{Spool, SpoolError, SpoolLimits};
+use crate::{ApiError, Batch, RecordSink, Scope, ServerConfig, ServerError};
+
+/// How often the forwarder asks the sink how far batches are durable and commits the spool.
+const COMMIT_EVERY: Duration = Duration::from_millis(100);
+/// Longest wait between retries of a failing sink.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// A batch as kept in the spool.
+#[derive(Serialize, Deserialize)]
+struct SpooledBatch {
+    token: String,
+    source: SourceKind,
+    records: Vec<Exchange>,
+}
+
+struct AppState {
+    config: ServerConfig,
+    tokens: TokenTable,
+    limiter: DefaultKeyedRateLimiter<String>,
+    spool: Spool,
+    /// Feeds the forwarder; taken (closed) at shutdown.
+    queue: Mutex<Option<Sender<Batch>>>,
+    /// Acknowledged batches the forwarder has not handed to the sink yet.
+    queued: AtomicUsize,
+    sink: Arc<dyn RecordSink>,
+    sink_failing: AtomicBool,
+    stopping: AtomicBool,
+    metrics: Registry,
+}
+
+/// What a server run did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServeReport {
+    /// Spool entries replayed into the sink at start-up.
+    pub replayed: u64,
+    /// Highest spool sequence number committed at the end.
+    pub committed: u64,
+    /// Highest spool sequence number appended at the end.
+    pub appended: u64,
+}
+
+/// A bound, not yet serving, server.
+pub struct Server {
+    listener: tokio::net::TcpListener,
+    app: Arc<AppState>,
+    forwarder: std::thread::JoinHandle<Result<(), ServerError>>,
+    replayed: u64,
+}
+
+impl Server {
+    /// Validates the config, opens the spool, queues every uncommitted entry for replay into
+    /// `sink`, and binds the listener.
+    pub async fn bind(
+        config: ServerConfig,
+        sink: Arc<dyn RecordSink>,
+    ) -> Result<Server, ServerError> {
+        config.validate()?;
+        let (spool, pending) =
+            Spool::open(&config.spool_dir, SpoolLimits::new(config.spool_max_bytes))?;
+        let quota =
+            Quota::per_second(NonZeroU32::new(config.rate_per_second).unwrap_or(NonZeroU32::MIN))
+                .allow_burst(NonZeroU32::new(config.rate_burst).unwrap_or(NonZeroU32::MIN));
+        let listener = tokio::net::TcpListener::bind(&config.listen)
+            .await
+            .map_err(|source| ServerError::Bind {
+                addr: config.listen.clone(),
+                source,
+            })?;
+        let (tx, rx) = channel();
+        let mut replayed = 0;
+        for entry in pending {
+            let spooled: SpooledBatch =
+                serde_json::from_slice(&entry.payload).map_err(|e| ServerError::SpoolEntry {
+                    seq: entry.seq,
+                    reason: e.to_string(),
+                })?;
+            let batch = Batch {
+                seq: entry.seq,
+                token_id: spooled.token,
+                source: spooled.source,
+                records: spooled.records,
+            };
+            tx.send(batch).expect("the receiver is held here");
+            replayed += 1;
+        }
+        if replayed > 0 {
+            tracing::info!(
+                batches = replayed,
+                "replaying acknowledged batches from the spool"
+            );
+        }
+        let app = Arc::new(AppState {
+            tokens: TokenTable::new(&config.tokens),
+            limiter: RateLimiter::keyed(quota),
+            spool,
+            queue: Mutex::new(Some(tx)),
+            queued: AtomicUsize::new(replayed as usize),
+            sink,
+            sink_failing: AtomicBool::new(false),
+            stopping: AtomicBool::new(false),
+            metrics: Registry::default(),
+            config,
+        });
+        let forwarder = {
+            let app = app.clone();
+            std::thread::Builder::new()
+                .name("gw-server-forwarder".into())
+                .spawn(move || forward(&app, rx))
+                .map_err(ServerError::Serve)?
+        };
+        Ok(Server {
+            listener,
+            app,
+            forwarder,
+            replayed,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound TCP listener has an address")
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish
+    /// (up to `server.shutdown_grace_seconds`), hands every acknowledged batch to the sink,
+    /// drains it and commits the spool.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<ServeReport, ServerError> {
+        let Server {
+            listener,
+            app,
+            forwarder,
+            replayed,
+        } = self;
+        let grace = Duration::from_secs(app.config.shutdown_grace_seconds);
+        let signalled = Arc::new(tokio::sync::Notify::new());
+        let notify = signalled.clone();
+        let serve = axum::serve(listener, router(app.clone())).with_graceful_shutdown(async move {
+            shutdown.await;
+            notify.notify_one();
+        });
+        let served = tokio::select! {
+            r = serve => r.map_err(ServerError::Serve),
+            () = async { signalled.notified().await; tokio::time::sleep(grace).await } => {
+                tracing::warn!(seconds = grace.as_secs(), "requests still in flight after the shutdown grace period; closing");
+                Ok(())
+            }
+        };
+        app.stopping.store(true, Ordering::SeqCst);
+        drop(app.queue.lock().unwrap_or_else(|p| p.into_inner()).take());
+        let forwarded = tokio::task::spawn_blocking(move || forwarder.join())
+            .await
+            .map_err(|e| ServerError::Drain(e.to_string()))?
+            .map_err(|_| ServerError::Drain("the forwarder thread panicked".into()))?;
+        served?;
+        forwarded?;
+        Ok(ServeReport {
+            replayed,
+            committed: app.spool.committed(),
+            appended: app.spool.last_appended(),
+        })
+    }
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+fn router(app: Arc<AppState>) -> Router {
+    let mut r = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics));
+    for endpoint in Endpoint::ALL {
+        r = r.route(
+            endpoint.path(),
+            post(
+                move |state: State<Arc<AppState>>, headers: HeaderMap, body: Body| {
+                    ingest(state, endpoint, headers, body)
+                },
+            ),
+        );
+    }
+    r.fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "method not allowed on this endpoint",
+            )
+        })
+        .with_state(app)
+}
+
+async fn healthz() -> Response {
+    axum::Json(serde_json::json!({"status": "ok"})).into_response()
+}
+
+async fn readyz(State(app): State<Arc<AppState>>) -> Response {
+    if app.sink_failing.load(Ordering::Relaxed) {
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "the pipeline is failing to take batches; they are kept in the spool and retried",
+        )
+        .into_response();
+    }
+    if app.queued.load(Ordering::Relaxed) >= app.config.queue_batches {
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "the ingest queue is full (replaying the spool or the pipeline is saturated)",
+        )
+        .into_response();
+    }
+    axum::Json(serde_json::json!({"status": "ready"})).into_response()
+}
+
+async fn metrics(State(app): State<Arc<AppState>>) -> Response {
+    let appended = app.spool.last_appended();
+    let committed = app.spool.committed();
+    let m = &app.metrics;
+    m.set(
+        series("gatewatch_ingest_queue_batches", &[]),
+        app.queued.load(Ordering::Relaxed) as f64,
+    );
+    m.set(
+        series("gatewatch_spool_pending_bytes", &[]),
+        app.spool.pending_bytes() as f64,
+    );
+    m.set(
+        series("gatewatch_pipeline_lag_batches", &[]),
+        appended.saturating_sub(committed) as f64,
+    );
+    let mut text = String::with_capacity(4096);
+    m.render(&mut text);
+    app.sink.render_metrics(&mut text);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+async fn ingest(
+    State(app): State<Arc<AppState>>,
+    endpoint: Endpoint,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    let resp = match ingest_request(&app, endpoint, &headers, body).await {
+        Ok(answer) => answer,
+        Err(e) => e.into_response(),
+    };
+    let status = resp.status().as_u16().to_string();
+    app.metrics.add(
+        series(
+            "gatewatch_ingest_requests_total",
+            &[("endpoint", endpoint.path()), ("code", &status)],
+        ),
+        1.0,
+    );
+    tracing::debug!(endpoint = endpoint.path(), status, elapsed = ?started.elapsed(), "ingest");
+    resp
+}
+
+/// A reserved place in the ingest queue, given back unless the batch was queued.
+struct QueueSlot<'a> {
+    queued: &'a AtomicUsize,
+    armed: bool,
+}
+
+impl Drop for QueueSlot<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.queued.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+fn reserve_slot(app: &AppState) -> Option<QueueSlot<'_>> {
+    app.queued
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |q| {
+            (q < app.config.queue_batches).then_some(q + 1)
+        })
+        .ok()
+        .map(|_| QueueSlot {
+            queued: &app.queued,
+            armed: true,
+        })
+}
+
+fn authorize(app: &AppState, headers: &HeaderMap, scope: Scope) -> Result<String, ApiError> {
+    let header = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
+    let principal = app.tokens.authenticate(header).map_err(|f| {
+        let msg = match f {
+            AuthFailure::Missing => "missing Authorization: Bearer <token> header",
+            AuthFailure::Malformed => "Authorization header is not \"Bearer <token>\"",
+            AuthFailure::Unknown => "unknown or revoked token",
+        };
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", msg)
+    })?;
+    if !principal.allows(scope) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "token \"{}\" lacks the \"{}\" scope",
+                principal.token_id,
+                scope.as_str()
+            ),
+        ));
+    }
+    Ok(principal.token_id.clone())
+}
+
+async fn ingest_request(
+    app: &Arc<AppState>,
+    endpoint: Endpoint,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let token_id = authorize(app, headers, Scope::Ingest)?;
+    if let Err(not_until) = app.limiter.check_key(&token_id) {
+        app.metrics.add(
+            series("gatewatch_rate_limited_total", &[("token", &token_id)]),
+            1.0,
+        );
+        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("token \"{token_id}\" is over its request rate (server.rate_per_second)"),
+        )
+        .retry_after(wait));
+    }
+    decode::check_content_type(headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()))?;
+    let encoding =
+        decode::content_encoding(headers.get(header::CONTENT_ENCODING).map(|v| v.as_bytes()))?;
+    let max_body = app.config.max_body_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max_body as u64) {
+        return Err(body_too_large(max_body));
+    }
+    let Some(slot) = reserve_slot(app) else {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "saturated",
+            "the pipeline is saturated; retry later",
+        )
+        .retry_after(Duration::from_secs(1)));
+    };
+    let bytes = read_body(body, max_body).await?;
+    app.metrics.add(
+        series(
+            "gatewatch_ingest_bytes_total",
+            &[("endpoint", endpoint.path())],
+        ),
+        bytes.len() as f64,
+    );
+    let app2 = app.clone();
+    let slot = slot_into(slot);
+    tokio::task::spawn_blocking(move || {
+        accept_body(&app2, endpoint, &token_id, encoding, &bytes, slot)
+    })
+    .await
+    .map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("ingest worker failed: {e}"),
+        )
+    })?
+}
+
+/// A slot moved into the blocking task (its lifetime is tied to the shared state there).
+struct OwnedSlot(bool);
+
+fn slot_into(mut slot: QueueSlot<'_>) -> OwnedSlot {
+    slot.armed = false;
+    OwnedSlot(true)
+}
+
+async fn read_body(body: Body, max: usize) -> Result<Bytes, ApiError> {
+    match Limited::new(body, max).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(body_too_large(max)),
+        Err(e) => Err(ApiError::bad_request(
+            "unreadable_body",
+            format!("request body could not be read: {e}"),
+        )),
+    }
+}
+
+fn body_too_large(max: usize) -> ApiError {
+    ApiError::payload_too_large(
+        "body_too_large",
+        format!("request body is larger than {max} bytes (server.max_body_bytes)"),
+    )
+}
+
+/// Decompresses, decodes, spools (fsync) and queues one body; the slot is given back on any
+/// failure.
+fn accept_body(
+    app: &AppState,
+    endpoint: Endpoint,
+    token_id: &str,
+    encoding: decode::Encoding,
+    body: &[u8],
+    slot: OwnedSlot,
+) -> Result<Response, ApiError> {
+    let mut slot = QueueSlot {
+        queued: &app.queued,
+        armed: slot.0,
+    };
+    let raw = decode::decompress(body, encoding, app.config.max_decompressed_bytes)?;
+    let name = decode::input_name(endpoint, token_id, body);
+    let decoded = decode::decode_body(endpoint, name, raw)?;
+    let source = decoded.format.unwrap_or(SourceKind::Native);
+    let m = &app.metrics;
+    for (reason, n) in &decoded.reasons {
+        m.add(
+            series(
+                "gatewatch_ingest_records_rejected_total",
+                &[("source", source.as_str()), ("reason", reason)],
+            ),
+            *n as f64,
+        );
+    }
+    let summary = serde_json::json!({
+        "format": source.as_str(),
+        "rejected": decoded.rejected,
+        "reasons": decoded.reasons,
+        "rejects": decoded.rejects,
+    });
+    if decoded.records.is_empty() {
+        let mut err = if decoded.rejected == 0 {
+            ApiError::bad_request("empty_body", "request body holds no record")
+        } else {
+            ApiError::bad_request(
+                "no_valid_records",
+                format!(
+                    "none of the {} records could be decoded as {}",
+                    decoded.rejected,
+                    source.as_str()
+                ),
+            )
+        };
+        let mut details = summary;
+        details["accepted"] = 0.into();
+        err.details = Some(details);
+        return Err(err);
+    }
+    let accepted = decoded.records.len();
+    let spooled = SpooledBatch {
+        token: token_id.to_string(),
+        source,
+        records: decoded.records,
+    };
+    let payload = serde_json::to_vec(&spooled).map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("encoding the batch: {e}"),
+        )
+    })?;
+    let SpooledBatch { records, .. } = spooled;
+    let started = Instant::now();
+    let mut records = Some(records);
+    let appended = app.spool.append(&payload, |seq| {
+        let batch = Batch {
+            seq,
+            token_id: token_id.to_string(),
+            source,
+            records: records.take().unwrap_or_default(),
+        };
+        let queue = app.queue.lock().unwrap_or_else(|p| p.into_inner());
+        if queue.as_ref().is_some_and(|tx| tx.send(batch).is_ok()) {
+            slot.armed = false;
+        }
+    });
+    m.add(
+        series("gatewatch_spool_fsync_seconds_total", &[]),
+        started.elapsed().as_secs_f64(),
+    );
+    let seq = appended.map_err(|e| match e {
+        SpoolError::Full { .. } => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "spool_full", e.to_string())
+                .retry_after(Duration::from_secs(5))
+        }
+        e => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "spool_unavailable",
+            e.to_string(),
+        )
+        .retry_after(Duration::from_secs(5)),
+    })?;
+    if slot.armed {
+        // Spooled but the forwarder is gone (shutting down): the entry is replayed at the next
+        // start, so the acknowledgement still holds.
+        tracing::info!(
+            seq,
+            "batch spooled during shutdown; it will be replayed at the next start"
+        );
+    }
+    m.add(
+        series(
+            "gatewatch_ingest_records_accepted_total",
+            &[("source", source.as_str())],
+        ),
+        accepted as f64,
+    );
+    let mut answer = summary;
+    answer["accepted"] = accepted.into();
+    answer["batch"] = seq.into();
+    Ok((StatusCode::OK, axum::Json(answer)).into_response())
+}
+
+/// The forwarder thread: hands queued batches to the sink in sequence order and commits the
+/// spool as far as the sink reports batches durable.
+fn forward(app: &AppState, rx: Receiver<Batch>) -> Result<(), ServerError> {
+    let mut last_commit = Instant::now();
+    let mut gave_up = false;
+    loop {
+        let closed = match rx.recv_timeout(COMMIT_EVERY) {
+            Ok(batch) => {
+                if !submit_until_taken(app, batch) {
+                    gave_up = true;
+                }
+                false
+            }
+            Err(RecvTimeoutError::Timeout) => false,
+            Err(RecvTimeoutError::Disconnected) => true,
+        };
+        if closed || gave_up || last_commit.elapsed() >= COMMIT_EVERY {
+            app.spool.commit(app.sink.durable_through())?;
+            last_commit = Instant::now();
+        }
+        if closed || gave_up {
+            break;
+        }
+    }
+    let drained = app.sink.drain();
+    app.spool.commit(app.sink.durable_through())?;
+    drained.map_err(ServerError::Drain)
+}
+
+/// Retries a failing sink with backoff; returns false when shutting down with the sink still
+/// failing (the batch stays in the spool for the next start).
+fn submit_until_taken(app: &AppState, mut batch: Batch) -> bool {
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        let started = Instant::now();
+        let result = app.sink.submit(batch);
+        app.metrics.add(
+            series("gatewatch_sink_submit_seconds_total", &[]),
+            started.elapsed().as_secs_f64(),
+        );
+        match result {
+            Ok(()) => {
+                app.sink_failing.store(false, Ordering::Relaxed);
+                app.queued.fetch_sub(1, Ordering::SeqCst);
+                app.metrics
+                    .add(series("gatewatch_sink_batches_total", &[]), 1.0);
+                return true;
+            }
+            Err(failure) => {
+                app.metrics
+                    .add(series("gatewatch_sink_failures_total", &[]), 1.0);
+                app.sink_failing.store(true, Ordering::Relaxed);
+                tracing::warn!(seq = failure.batch.seq, reason = %failure.reason, "the pipeline did not take a batch; retrying");
+                if app.stopping.load(Ordering::SeqCst) {
+                    return false;
+                }
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                batch = failure.batch;
+            }
+        }
+    }
+}
