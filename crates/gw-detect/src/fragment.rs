@@ -39,7 +39,9 @@ pub fn evidence_fragment(text: &str, span: Range<usize>) -> String {
     if cut {
         out.push('…');
     }
-    cap_chars(mask_credentials(&out))
+    // Credentials first (this crate's rules for request syntax), then the one shared masking
+    // function for personal data and secrets, as everywhere else a value is shown.
+    cap_chars(gw_classify::mask_text(&mask_credentials(&out)))
 }
 
 /// Masking can lengthen a short secret to `[MASKED]`; the cap keeps the documented bound.
@@ -184,5 +186,17 @@ mod tests {
     #[test]
     fn control_characters_are_escaped() {
         assert_eq!(evidence_fragment("a\nb\u{0}", 0..3), "a\\nb\\x00");
+    }
+
+    #[test]
+    fn personal_data_in_a_fragment_is_masked_by_the_shared_function() {
+        let text = "1' OR email='jane.roe@example.org' AND card='4111 1111 1111 1111'--";
+        let f = evidence_fragment(text, 0..text.len());
+        assert!(!f.contains("jane.roe@example.org"), "{f}");
+        assert!(!f.contains("4111 1111 1111 1111"), "{f}");
+        assert!(
+            f.contains("' OR email="),
+            "the attack syntax stays readable: {f}"
+        );
     }
 }
