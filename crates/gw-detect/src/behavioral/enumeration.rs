@@ -234,12 +234,7 @@ impl EnumerationDetector {
                     &mut self.scratch,
                 );
                 let rule = &cfg.param_enumeration.threshold;
-                let (l, q) = if ep.peers.count() >= MIN_PEER_WINDOWS {
-                    let q = ep.peers.quantile(rule.quantile).unwrap_or(0.0);
-                    (q * rule.quantile_factor, q)
-                } else {
-                    (rule.min_abs, 0.0)
-                };
+                let (l, q) = super::peer_limit(&ep.peers, rule, MIN_PEER_WINDOWS);
                 ep.cached = Some((w, th, l, q));
                 (th, l, q)
             }
@@ -322,23 +317,8 @@ impl EnumerationDetector {
             {
                 continue;
             }
-            let own_limit = if a.own.count() >= MIN_OWN_WINDOWS {
-                let m = a.own.mean();
-                m + rule.z
-                    * a.own
-                        .std_dev()
-                        .max(rule.sigma_floor_ratio * m)
-                        .max(rule.sigma_floor_abs)
-            } else {
-                0.0
-            };
             // Own history when the actor has it, else its peers'.
-            let limit = if own_limit > 0.0 {
-                own_limit
-            } else {
-                peer_limit
-            }
-            .max(rule.min_abs);
+            let limit = super::actor_limit(&a.own, peer_limit, rule, MIN_OWN_WINDOWS);
             if observed > limit {
                 a.ids.emitted += 1;
                 let mut extra = a.ids.extra();

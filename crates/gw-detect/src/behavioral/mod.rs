@@ -739,6 +739,49 @@ impl Who<'_> {
 }
 
 /// The identity key of a record (principal, consumer or credential fingerprint).
+/// An actor's limit from its peers: `quantile × factor` of the peers' per-window values once
+/// there are `min_windows` of them, else the rule's absolute floor. Returns the limit and the
+/// peer quantile (for the evidence).
+pub(crate) fn peer_limit(
+    peers: &gw_sketch::DdSketch,
+    rule: &gw_sketch::ThresholdRule,
+    min_windows: u64,
+) -> (f64, f64) {
+    if peers.count() >= min_windows {
+        let q = peers.quantile(rule.quantile).unwrap_or(0.0);
+        (q * rule.quantile_factor, q)
+    } else {
+        (rule.min_abs, 0.0)
+    }
+}
+
+/// The limit one actor's window is judged against: its own history (mean + z·σ, σ floored by
+/// ratio and absolute value) once it has `min_own_windows`, else its peers' limit; never below
+/// the rule's absolute floor.
+pub(crate) fn actor_limit(
+    own: &gw_sketch::Ewma,
+    peer_limit: f64,
+    rule: &gw_sketch::ThresholdRule,
+    min_own_windows: u32,
+) -> f64 {
+    let own_limit = if own.count() >= min_own_windows {
+        let m = own.mean();
+        m + rule.z
+            * own
+                .std_dev()
+                .max(rule.sigma_floor_ratio * m)
+                .max(rule.sigma_floor_abs)
+    } else {
+        0.0
+    };
+    let limit = if own_limit > 0.0 {
+        own_limit
+    } else {
+        peer_limit
+    };
+    limit.max(rule.min_abs)
+}
+
 pub(crate) fn identity_of(x: &Exchange) -> Option<&str> {
     x.identity.as_ref().and_then(|i| i.actor_key())
 }

@@ -108,33 +108,13 @@ impl SprayDetector {
             let (peer_limit, peer_q) = match self.peer_cache {
                 Some((cw, l, q)) if cw == w => (l, q),
                 _ => {
-                    let (l, q) = if self.peers.count() >= MIN_PEER_WINDOWS {
-                        let q = self.peers.quantile(rule.quantile).unwrap_or(0.0);
-                        (q * rule.quantile_factor, q)
-                    } else {
-                        (rule.min_abs, 0.0)
-                    };
+                    let (l, q) = super::peer_limit(&self.peers, &rule, MIN_PEER_WINDOWS);
                     self.peer_cache = Some((w, l, q));
                     (l, q)
                 }
             };
-            let own_limit = if a.own.count() >= MIN_OWN_WINDOWS {
-                let m = a.own.mean();
-                m + rule.z
-                    * a.own
-                        .std_dev()
-                        .max(rule.sigma_floor_ratio * m)
-                        .max(rule.sigma_floor_abs)
-            } else {
-                0.0
-            };
             // Own history when the actor has it, else its peers'.
-            let limit = if own_limit > 0.0 {
-                own_limit
-            } else {
-                peer_limit
-            }
-            .max(rule.min_abs);
+            let limit = super::actor_limit(&a.own, peer_limit, &rule, MIN_OWN_WINDOWS);
             if observed > limit {
                 a.emitted += 1;
                 let own_mean = a.own.mean();
