@@ -244,13 +244,9 @@ impl Config {
         }
     }
 
-    /// The specs named in the config plus `extra` (e.g. `--spec` flags), imported.
-    pub fn load_specs(&self, extra: &[PathBuf]) -> Result<Vec<gw_spec::ApiSpec>> {
-        self.specs
-            .iter()
-            .chain(extra)
-            .map(|p| gw_spec::load_spec(p).with_context(|| format!("spec {}", p.display())))
-            .collect()
+    /// The specs named in the config's `specs` list, imported.
+    pub fn load_specs(&self) -> Result<Vec<gw_spec::ApiSpec>> {
+        load_spec_files(&self.specs)
     }
 
     pub fn partitions(&self) -> usize {
@@ -321,6 +317,14 @@ fn apply_env(
         }
     }
     Ok(())
+}
+
+/// Imports spec files, naming the file that fails.
+pub fn load_spec_files(paths: &[PathBuf]) -> Result<Vec<gw_spec::ApiSpec>> {
+    paths
+        .iter()
+        .map(|p| gw_spec::load_spec(p).with_context(|| format!("spec {}", p.display())))
+        .collect()
 }
 
 /// Resolves the store location from `--db` or the config (`sqlite://` prefix optional).

@@ -117,7 +117,7 @@ pub fn ingest(config: &Config, args: &IngestArgs) -> Result<IngestReport> {
         store,
         SessionOptions {
             alerts_out: args.alerts_out.clone(),
-            specs: config.load_specs(&args.spec)?.split_off(config.specs.len()),
+            specs: crate::config::load_spec_files(&args.spec)?,
         },
     )?;
     let limits = config.limits();

@@ -38,7 +38,7 @@ pub enum SpecAction {
 
 /// Every spec traffic is matched against: the config's `specs` files and the imported ones.
 pub fn active_specs(config: &Config, store: &dyn Store) -> Result<Vec<ApiSpec>> {
-    let mut specs = config.load_specs(&[])?;
+    let mut specs = config.load_specs()?;
     for stored in store.load_specs()? {
         let spec =
             gw_spec::parse_spec(stored.content.as_bytes(), &stored.file).with_context(|| {
