@@ -78,6 +78,13 @@ impl Finding {
         }
         if other.evidence.metrics.observed.is_some() {
             self.evidence.metrics = other.evidence.metrics;
+        } else {
+            // Named numbers of a later part of the same finding are cumulative (event counts,
+            // distinct values): the larger one is the newer.
+            for (k, v) in other.evidence.metrics.extra {
+                let slot = self.evidence.metrics.extra.entry(k).or_insert(v);
+                *slot = slot.max(v);
+            }
         }
     }
 }

@@ -6,10 +6,12 @@
 //! no I/O and knows nothing about gateways, stores or transports. `../shared/FORMATS.md` is the
 //! contract; the serde attributes here are its source of truth.
 
+mod event;
 mod exchange;
 mod finding;
 mod taxonomy;
 
+pub use event::*;
 pub use exchange::*;
 pub use finding::*;
 pub use taxonomy::*;

@@ -186,7 +186,7 @@ impl Default for ThresholdRule {
 }
 
 /// A threshold computed from history, with the numbers an alert reason needs.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Threshold {
     pub baseline: f64,
     pub upper: f64,

@@ -2,8 +2,8 @@
 //! watermark ([`EventClock`], [`Tumbling`], [`WindowCount`], [`SlidingCounter`]), EWMA mean and
 //! variance ([`Ewma`]), robust seasonal baselines ([`SeasonalBaseline`], median/MAD/quantile
 //! thresholds), distinct counts ([`HyperLogLog`]), frequencies ([`CountMinSketch`]), heavy
-//! hitters ([`SpaceSaving`]), quantiles ([`DdSketch`]) and a capacity-bounded LRU map with
-//! event-time idle eviction ([`BoundedMap`]).
+//! hitters ([`SpaceSaving`]), quantiles ([`DdSketch`]) a capacity-bounded LRU map with
+//! event-time idle eviction ([`BoundedMap`]) and a capacity-bounded set of hashes ([`HashSet64`]).
 //!
 //! Everything here is pure and deterministic: no I/O, no wall clock (time is always the record
 //! timestamp the caller passes, as Unix seconds), fixed hash seeds ([`stable_hash`]) so
@@ -12,6 +12,7 @@
 
 mod baseline;
 mod bounded_map;
+mod bounded_set;
 mod cms;
 mod ddsketch;
 mod error;
@@ -25,6 +26,7 @@ pub use baseline::{
     MAD_TO_SIGMA, RobustStats, SampleRing, Season, SeasonalBaseline, Threshold, ThresholdRule,
 };
 pub use bounded_map::{BoundedMap, Evicted};
+pub use bounded_set::HashSet64;
 pub use cms::CountMinSketch;
 pub use ddsketch::{DdSketch, MIN_INDEXABLE};
 pub use error::SketchError;

@@ -13,6 +13,12 @@ use gw_model::{
 };
 use jiff::Timestamp;
 
+mod events;
+mod explorer;
+
+pub use events::*;
+pub use explorer::*;
+
 use crate::{
     ExchangeStorage, FindingFilter, InventoryWriteReport, MAX_EVIDENCE_EXCHANGE_IDS,
     RetentionPolicy, RunStart, RunSummary, Store, StoreError, StoredEndpoint,
@@ -62,6 +68,19 @@ macro_rules! store_conformance_suite {
             inventory_loads_filter_by_api_in_a_stable_order,
             an_inventory_batch_with_a_bad_row_writes_nothing,
             specs_are_kept_by_name_replaced_and_deleted,
+            events_round_trip_and_merge_per_exchange,
+            one_batch_may_hold_an_exchange_twice,
+            event_filters_select_order_and_paginate,
+            a_bad_event_batch_writes_nothing,
+            retention_deletes_old_events_and_keeps_newer_ones,
+            privacy_requests_cover_events,
+            sensitive_fields_merge_counts_times_and_sensitivity,
+            a_bad_sensitive_field_batch_writes_nothing,
+            detector_state_is_replaced_survives_reopen_and_is_bounded,
+            explorer_views_show_the_stored_data,
+            saved_queries_run_on_a_populated_store,
+            explorer_results_are_bounded_and_typed,
+            explorer_refuses_writes_and_leaves_data_unchanged,
         );
     };
     (@checks $harness:ty; $($check:ident),* $(,)?) => {

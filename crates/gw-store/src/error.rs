@@ -91,6 +91,11 @@ pub enum StoreError {
         unit: &'static str,
     },
 
+    /// The explorer refused a query: a write, a second statement, a table that is not an
+    /// explorer view, or too much work.
+    #[error("{location}: query refused: {reason}")]
+    QueryRefused { location: String, reason: String },
+
     #[error("{location}: {reason}")]
     UnsupportedBackend { location: String, reason: String },
 

@@ -24,8 +24,8 @@ const MICROS_PER_DAY: i64 = 24 * MICROS_PER_HOUR;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RetentionPolicy {
-    /// Exchanges (which hold client IPs) and the IPs in findings are kept at most this many
-    /// days after their event time. At most [`MAX_CLIENT_IP_DAYS`].
+    /// Exchanges and detection events (which hold client IPs) and the IPs in findings are kept
+    /// at most this many days after their event time. At most [`MAX_CLIENT_IP_DAYS`].
     pub client_ip_days: u32,
     /// Captured bodies are kept at most this many hours after their event time.
     /// At most [`MAX_BODY_HOURS`].
@@ -96,6 +96,8 @@ pub struct RetentionReport {
     pub exchanges_deleted: u64,
     /// Findings last seen more than `client_ip_days` ago whose actor IP was cleared.
     pub finding_ips_cleared: u64,
+    /// Detection events (each holds a client IP) older than `client_ip_days`.
+    pub events_deleted: u64,
 }
 
 #[cfg(test)]

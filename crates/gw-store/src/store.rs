@@ -2,16 +2,19 @@
 
 use std::net::IpAddr;
 
-use gw_model::{Exchange, Finding, FindingStatus};
+use gw_model::{Event, Exchange, Finding, FindingStatus};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, StoreError};
+use crate::events::EventFilter;
+use crate::explorer::QueryResult;
 use crate::findings::{FindingFilter, StoredFinding, UpsertReport};
 use crate::inventory::{InventoryWriteReport, StoredEndpoint};
 use crate::privacy::PrivacyCounts;
 use crate::retention::{RetentionPolicy, RetentionReport};
 use crate::run::{RunId, RunRecord, RunStart, RunSummary};
+use crate::sensitive::{SensitiveFieldObservation, StoredSensitiveField};
 use crate::sqlite::SqliteStore;
 
 /// Where the embedded store lives when neither `--db` nor the config says otherwise.
@@ -49,6 +52,8 @@ pub struct StoreCounts {
     pub bodies: u64,
     pub findings: u64,
     pub runs: u64,
+    /// Detection events (one per exchange).
+    pub events: u64,
 }
 
 /// Persistence for one Gatewatch install: runs, short-lived exchange metadata, findings,
@@ -114,8 +119,8 @@ pub trait Store: Send {
         reason: Option<&str>,
     ) -> Result<()>;
 
-    /// Deletes bodies older than `policy.body_hours`, exchanges older than
-    /// `policy.client_ip_days`, and clears the actor IP of findings last seen before that,
+    /// Deletes bodies older than `policy.body_hours`, exchanges and detection events older
+    /// than `policy.client_ip_days`, and clears the actor IP of findings last seen before that,
     /// with `now` as event time (normally [`Store::event_watermark`]).
     fn apply_retention(
         &mut self,
@@ -123,15 +128,18 @@ pub trait Store: Send {
         policy: &RetentionPolicy,
     ) -> Result<RetentionReport>;
 
-    /// Erases what is stored about a client IP (direct peer or resolved).
+    /// Erases what is stored about a client IP (direct peer or resolved): exchanges, bodies,
+    /// detection events whose actor IP it is or whose exchange is erased; scrubs findings.
     fn delete_by_ip(&mut self, ip: IpAddr) -> Result<PrivacyCounts>;
 
     /// Erases what is stored about an identity: a principal, consumer id or name, or
-    /// credential fingerprint.
+    /// credential fingerprint (exchanges, bodies, detection events whose actor identity it is
+    /// or whose exchange is erased; scrubs findings).
     fn delete_by_identity(&mut self, identity: &str) -> Result<PrivacyCounts>;
 
     /// Everything stored about a client IP, as JSON objects: exchanges first (oldest first,
-    /// `"record": "exchange"`), then findings (`"record": "finding"`).
+    /// `"record": "exchange"`), then detection events (oldest first, `"record": "event"`,
+    /// the `gatewatch.event/1` record under `"event"`), then findings (`"record": "finding"`).
     fn export_by_ip(&self, ip: IpAddr) -> Result<Vec<serde_json::Value>>;
 
     /// Inserts or replaces inventory endpoints by id and deletes the `removed` ids, in one
@@ -156,6 +164,55 @@ pub trait Store: Send {
 
     /// Forgets the API description `name`; returns whether there was one.
     fn delete_spec(&mut self, name: &str) -> Result<bool>;
+
+    /// Stores detection events, in one transaction, and returns how many exchanges had no
+    /// event stored before. Idempotent per `exchange_id`: an event for an exchange already
+    /// stored is merged into it as [`Event::merge`] does (detections united by
+    /// `(rule_id, location)` keeping the higher confidence and the first fragment, alert ids
+    /// united, known endpoint and actor fields kept). Refuses (and writes nothing of) a batch
+    /// holding an empty exchange id, rule id, location, alert id or endpoint id, or a
+    /// confidence outside 0..=1.
+    fn write_events(&mut self, events: &[Event]) -> Result<u64>;
+
+    /// Events matching `filter`, ordered by `observed_at` then `exchange_id`, each with its
+    /// detections sorted by `(rule_id, location)` and its alert ids sorted.
+    fn list_events(&self, filter: &EventFilter) -> Result<Vec<Event>>;
+
+    /// How many events match `filter`, ignoring its `limit` and `offset`.
+    fn count_events(&self, filter: &EventFilter) -> Result<u64>;
+
+    /// Adds sensitive-field observations, in one transaction: per
+    /// `(endpoint_id, location, field, kind, status_class)` counts are added, `first_seen`
+    /// is the earliest, `last_seen` the latest and `sensitivity` the highest seen. Returns
+    /// how many keys were new. Refuses (and writes nothing of) a batch holding an observation
+    /// that [`SensitiveFieldObservation::problem`] rejects.
+    fn merge_sensitive_fields(&mut self, observations: &[SensitiveFieldObservation])
+    -> Result<u64>;
+
+    /// Stored sensitive fields of one endpoint (every endpoint for `None`), ordered by
+    /// endpoint id, location name, field, kind and status class (none first).
+    fn list_sensitive_fields(&self, endpoint_id: Option<&str>)
+    -> Result<Vec<StoredSensitiveField>>;
+
+    /// Keeps a detector's opaque snapshot under `name`, replacing an earlier one, with the
+    /// event time it covers. Refuses an empty name and a state above
+    /// [`crate::MAX_DETECTOR_STATE_BYTES`] (256 MiB).
+    fn save_detector_state(
+        &mut self,
+        name: &str,
+        state: &[u8],
+        watermark: Option<Timestamp>,
+    ) -> Result<()>;
+
+    /// The snapshot saved under `name` and its watermark, if any.
+    fn load_detector_state(&self, name: &str) -> Result<Option<(Vec<u8>, Option<Timestamp>)>>;
+
+    /// Runs one read-only SQL statement over the explorer views ([`crate::EXPLORER_VIEWS`],
+    /// documented in docs/QUERY.md) and returns at most `max_rows` rows, with `truncated` set
+    /// when there were more. Refuses, with [`StoreError::QueryRefused`], anything but a single
+    /// SELECT over those views: writes, schema changes, PRAGMA, ATTACH, transactions, several
+    /// statements, raw tables, and queries that run past the back-end's work bound.
+    fn query(&self, sql: &str, max_rows: usize) -> Result<QueryResult>;
 }
 
 /// An imported API description, kept as its source text.

@@ -25,7 +25,8 @@ fn a_file_store_runs_in_wal_mode_with_foreign_keys() {
         [
             (1, "init".to_string()),
             (2, "inventory".to_string()),
-            (3, "specs".to_string())
+            (3, "specs".to_string()),
+            (4, "events".to_string())
         ]
     );
 }
@@ -176,4 +177,79 @@ fn concurrent_writers_wait_for_each_other_instead_of_failing() {
         SqliteStore::open(&path).unwrap().count_exchanges().unwrap(),
         4000
     );
+}
+
+#[test]
+fn in_memory_stores_can_be_explored_and_stay_private() {
+    let mut a = SqliteStore::open_in_memory().unwrap();
+    let b = SqliteStore::open_in_memory().unwrap();
+    a.upsert_findings(&[gw_store::conformance::finding(
+        "f1",
+        "fp",
+        0,
+        "203.0.113.1",
+        "x",
+    )])
+    .unwrap();
+    let count = |s: &SqliteStore| s.query("SELECT COUNT(*) FROM alerts", 1).unwrap().rows;
+    assert_eq!(count(&a), [vec![serde_json::json!(1)]]);
+    assert_eq!(
+        count(&b),
+        [vec![serde_json::json!(0)]],
+        "each store has its own database"
+    );
+    // The explorer sees later writes too.
+    a.upsert_findings(&[gw_store::conformance::finding(
+        "f2",
+        "fp2",
+        0,
+        "203.0.113.1",
+        "x",
+    )])
+    .unwrap();
+    assert_eq!(count(&a), [vec![serde_json::json!(2)]]);
+}
+
+#[test]
+fn events_leave_no_detections_or_alert_links_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gatewatch.db");
+    let mut store = SqliteStore::open(&path).unwrap();
+    let e = gw_store::conformance::event("x1", 0, "203.0.113.1", "GW-T-SQLI", "f1");
+    store.write_events(&[e]).unwrap();
+    let rows = |table: &str| -> i64 {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!((rows("event_detections"), rows("event_alerts")), (1, 1));
+    let report = store
+        .apply_retention(
+            jiff::Timestamp::from_second(1_546_300_800 + 40 * 86_400).unwrap(),
+            &gw_store::RetentionPolicy::default(),
+        )
+        .unwrap();
+    assert_eq!(report.events_deleted, 1);
+    assert_eq!((rows("event_detections"), rows("event_alerts")), (0, 0));
+}
+
+#[test]
+fn the_explorer_connection_cannot_write_even_past_the_authorizer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gatewatch.db");
+    let mut store = SqliteStore::open(&path).unwrap();
+    store.set_query_step_limit(10_000_000);
+    let err = store
+        .query("SELECT * FROM sqlite_master", 1)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not an explorer view"), "{err}");
+    let err = store
+        .query(
+            "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT MAX(x) FROM n",
+            1,
+        )
+        .unwrap_err();
+    assert!(matches!(err, StoreError::QueryRefused { .. }), "{err}");
+    assert!(err.to_string().contains("stopped after"), "{err}");
 }

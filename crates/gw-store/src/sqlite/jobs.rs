@@ -36,6 +36,13 @@ pub(super) fn apply_retention(
     let exchanges_deleted = tx
         .execute("DELETE FROM exchanges WHERE observed_us < ?1", [ip_cutoff])
         .map_err(|e| cx.sql(e))?;
+    // Detections and alert links go with their event (ON DELETE CASCADE).
+    let events_deleted = tx
+        .execute(
+            "DELETE FROM event_records WHERE observed_us < ?1",
+            [ip_cutoff],
+        )
+        .map_err(|e| cx.sql(e))?;
     let stale = findings_where(
         &tx,
         cx,
@@ -54,6 +61,7 @@ pub(super) fn apply_retention(
         bodies_deleted: bodies_deleted as u64,
         exchanges_deleted: exchanges_deleted as u64,
         finding_ips_cleared,
+        events_deleted: events_deleted as u64,
     })
 }
 
@@ -72,6 +80,13 @@ impl Subject<'_> {
             Subject::Identity(_) => {
                 "principal = ?1 OR consumer_id = ?1 OR consumer_name = ?1 OR credential_fp = ?1"
             }
+        }
+    }
+
+    fn event_match(&self) -> &'static str {
+        match self {
+            Subject::Ip(_) => "actor_ip = ?1",
+            Subject::Identity(_) => "actor_identity = ?1",
         }
     }
 
@@ -135,6 +150,18 @@ pub(super) fn erase(
         ids.collect::<rusqlite::Result<_>>()
             .map_err(|e| cx.sql(e))?
     };
+    // Before the exchanges go: an event is also the subject's when its exchange was.
+    let events_deleted = tx
+        .execute(
+            &format!(
+                "DELETE FROM event_records
+                  WHERE {} OR exchange_id IN (SELECT id FROM exchanges WHERE {})",
+                subject.event_match(),
+                subject.exchange_match()
+            ),
+            [subject.value()],
+        )
+        .map_err(|e| cx.sql(e))?;
     let bodies_deleted = tx
         .execute(
             &format!(
@@ -173,6 +200,7 @@ pub(super) fn erase(
         exchanges_deleted: exchanges_deleted as u64,
         bodies_deleted: bodies_deleted as u64,
         findings_redacted,
+        events_deleted: events_deleted as u64,
     })
 }
 
@@ -247,6 +275,11 @@ pub(super) fn export_by_ip(conn: &Connection, location: &str, ip: &str) -> Resul
             }
             out.push(json!({ "record": "exchange", "exchange": exchange }));
         }
+    }
+    for event in crate::sqlite::events::by_ip(conn, cx, ip)? {
+        let event = serde_json::to_value(&event)
+            .map_err(|e| cx.encode(format!("event {}", event.exchange_id), e))?;
+        out.push(json!({ "record": "event", "event": event }));
     }
     let mut st = conn
         .prepare(

@@ -31,6 +31,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "specs",
         sql: include_str!("../../migrations/sqlite/0003_specs.sql"),
     },
+    Migration {
+        version: 4,
+        name: "events",
+        sql: include_str!("../../migrations/sqlite/0004_events.sql"),
+    },
 ];
 
 /// The schema version this build creates and understands.

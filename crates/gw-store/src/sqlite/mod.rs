@@ -1,39 +1,54 @@
 //! The embedded back-end: one SQLite file in WAL mode.
 
+mod detector_state;
+mod events;
 mod exchanges;
+mod explorer;
 mod findings;
 mod inventory;
 mod jobs;
 mod migrate;
 mod runs;
+mod sensitive;
 mod settings;
 mod specs;
 
+use std::cell::OnceCell;
 use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use gw_model::{Exchange, Finding, FindingStatus};
+use gw_model::{Event, Exchange, Finding, FindingStatus};
 use jiff::Timestamp;
-use rusqlite::Connection;
+use rusqlite::{Connection, OpenFlags};
 
 use crate::error::{Result, StoreError};
+use crate::events::EventFilter;
+use crate::explorer::QueryResult;
 use crate::findings::{FindingFilter, StoredFinding, UpsertReport};
 use crate::inventory::{InventoryWriteReport, StoredEndpoint};
 use crate::privacy::PrivacyCounts;
 use crate::retention::{RetentionPolicy, RetentionReport};
 use crate::run::{RunId, RunRecord, RunStart, RunSummary};
+use crate::sensitive::{SensitiveFieldObservation, StoredSensitiveField};
 use crate::store::{ExchangeStorage, Store, StoreCounts, StoredSpec, WriteReport};
 
+pub use explorer::DEFAULT_QUERY_STEP_LIMIT;
 pub use migrate::SQLITE_SCHEMA_VERSION;
 
 /// How long a writer waits for another process's lock before failing with "database is locked".
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The embedded store. One connection, used from one thread at a time.
+/// The embedded store. One connection, used from one thread at a time, plus a read-only
+/// connection for explorer queries, opened on the first [`Store::query`].
 pub struct SqliteStore {
     conn: Connection,
     location: String,
+    /// What the explorer connection opens: the file path, or the `file:` URI of the shared
+    /// in-memory database.
+    explorer_path: String,
+    explorer: OnceCell<explorer::Explorer>,
+    query_step_limit: u64,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -53,20 +68,40 @@ impl SqliteStore {
             location: location.clone(),
             source,
         })?;
-        SqliteStore::configure(conn, location, true)
+        let explorer_path = path.as_ref().display().to_string();
+        SqliteStore::configure(conn, location, explorer_path, true)
     }
 
     /// A private database that lives as long as this value; for tests and `--db :memory:`.
+    ///
+    /// It is a uniquely named shared-cache in-memory database, so that the explorer's
+    /// read-only connection sees the same data; nothing else knows its name.
     pub fn open_in_memory() -> Result<SqliteStore> {
         let location = "sqlite://:memory:".to_string();
-        let conn = Connection::open_in_memory().map_err(|source| StoreError::Open {
+        let mut name = [0u8; 16];
+        getrandom::fill(&mut name).map_err(|e| StoreError::Random {
+            location: location.clone(),
+            detail: e.to_string(),
+        })?;
+        let name: String = name.iter().map(|b| format!("{b:02x}")).collect();
+        let uri = format!("file:gatewatch-{name}?mode=memory&cache=shared");
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&uri, flags).map_err(|source| StoreError::Open {
             location: location.clone(),
             source,
         })?;
-        SqliteStore::configure(conn, location, false)
+        SqliteStore::configure(conn, location, uri, false)
     }
 
-    fn configure(mut conn: Connection, location: String, file: bool) -> Result<SqliteStore> {
+    fn configure(
+        mut conn: Connection,
+        location: String,
+        explorer_path: String,
+        file: bool,
+    ) -> Result<SqliteStore> {
         let open_failed = |source| StoreError::Open {
             location: location.clone(),
             source,
@@ -91,7 +126,30 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(open_failed)?;
         migrate::migrate(&mut conn, &location)?;
-        Ok(SqliteStore { conn, location })
+        Ok(SqliteStore {
+            conn,
+            location,
+            explorer_path,
+            explorer: OnceCell::new(),
+            query_step_limit: DEFAULT_QUERY_STEP_LIMIT,
+        })
+    }
+
+    /// Sets the work bound of explorer queries, in SQLite VM steps (default
+    /// [`DEFAULT_QUERY_STEP_LIMIT`]); a query past it is refused. Applies to queries run after
+    /// this call.
+    pub fn set_query_step_limit(&mut self, steps: u64) {
+        self.query_step_limit = steps.max(1);
+        self.explorer = OnceCell::new();
+    }
+
+    fn explorer(&self) -> Result<&explorer::Explorer> {
+        if let Some(explorer) = self.explorer.get() {
+            return Ok(explorer);
+        }
+        let opened =
+            explorer::Explorer::open(&self.explorer_path, &self.location, self.query_step_limit)?;
+        Ok(self.explorer.get_or_init(|| opened))
     }
 }
 
@@ -211,6 +269,49 @@ impl Store for SqliteStore {
 
     fn delete_spec(&mut self, name: &str) -> Result<bool> {
         specs::delete(&self.conn, &self.location, name)
+    }
+
+    fn write_events(&mut self, events: &[Event]) -> Result<u64> {
+        events::write(&mut self.conn, &self.location, events)
+    }
+
+    fn list_events(&self, filter: &EventFilter) -> Result<Vec<Event>> {
+        events::list(&self.conn, &self.location, filter)
+    }
+
+    fn count_events(&self, filter: &EventFilter) -> Result<u64> {
+        events::count(&self.conn, &self.location, filter)
+    }
+
+    fn merge_sensitive_fields(
+        &mut self,
+        observations: &[SensitiveFieldObservation],
+    ) -> Result<u64> {
+        sensitive::merge(&mut self.conn, &self.location, observations)
+    }
+
+    fn list_sensitive_fields(
+        &self,
+        endpoint_id: Option<&str>,
+    ) -> Result<Vec<StoredSensitiveField>> {
+        sensitive::list(&self.conn, &self.location, endpoint_id)
+    }
+
+    fn save_detector_state(
+        &mut self,
+        name: &str,
+        state: &[u8],
+        watermark: Option<Timestamp>,
+    ) -> Result<()> {
+        detector_state::save(&self.conn, &self.location, name, state, watermark)
+    }
+
+    fn load_detector_state(&self, name: &str) -> Result<Option<(Vec<u8>, Option<Timestamp>)>> {
+        detector_state::load(&self.conn, &self.location, name)
+    }
+
+    fn query(&self, sql: &str, max_rows: usize) -> Result<QueryResult> {
+        self.explorer()?.query(&self.location, sql, max_rows)
     }
 }
 

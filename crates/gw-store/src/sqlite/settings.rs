@@ -84,7 +84,8 @@ pub(super) fn counts(conn: &Connection, location: &str) -> Result<StoreCounts> {
         "SELECT (SELECT COUNT(*) FROM exchanges),
                 (SELECT COUNT(*) FROM exchange_bodies),
                 (SELECT COUNT(*) FROM findings),
-                (SELECT COUNT(*) FROM ingest_runs)",
+                (SELECT COUNT(*) FROM ingest_runs),
+                (SELECT COUNT(*) FROM event_records)",
         [],
         |r| {
             Ok(StoreCounts {
@@ -92,6 +93,7 @@ pub(super) fn counts(conn: &Connection, location: &str) -> Result<StoreCounts> {
                 bodies: from_sql_int(r.get(1)?),
                 findings: from_sql_int(r.get(2)?),
                 runs: from_sql_int(r.get(3)?),
+                events: from_sql_int(r.get(4)?),
             })
         },
     )
