@@ -53,9 +53,16 @@ impl Candidate<'_> {
             *d = s.to_ascii_lowercase();
         }
         let window = &buf[..window.len()];
-        words
-            .iter()
-            .any(|w| memchr::memmem::find(window, w.as_bytes()).is_some())
+        // Windows are short: a plain scan beats building a substring searcher per word.
+        words.iter().any(|w| {
+            let w = w.as_bytes();
+            let Some((&first, rest)) = w.split_first() else {
+                return true;
+            };
+            w.len() <= window.len()
+                && (0..=window.len() - w.len())
+                    .any(|i| window[i] == first && window[i + 1..].starts_with(rest))
+        })
     }
 }
 
@@ -73,6 +80,41 @@ pub(crate) fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
     })
 }
 
+/// How the one prefilter pass over a text decides that a detector may have a candidate
+/// there. Every match of the detector's pattern satisfies its gate; a gate that holds only
+/// means the pattern runs.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Gate {
+    /// One of these literals occurs (case-sensitive) inside a run of at least
+    /// `prefilter::MIN_TOKEN_RUN` bytes without blanks, quotes or brackets: the detector's
+    /// matches are such runs.
+    Literals(&'static [&'static str]),
+    /// One of these literals occurs anywhere (case-sensitive): matches may hold blanks or
+    /// quotes.
+    LiteralsAnywhere(&'static [&'static str]),
+    /// One of these literals occurs (ASCII case-insensitive).
+    LiteralsCi(&'static [&'static str]),
+    /// One of these words (ASCII case-insensitive) followed by more name characters and an
+    /// assignment operator or a blank (`password =`, `"api_key":`, `--token `).
+    Keyword(&'static [&'static str]),
+    /// The pattern runs only inside runs of digits and number separators with at least this
+    /// many digits and dots.
+    /// `phone`: only windows whose digit groups fit a phone layout.
+    DigitWindow {
+        digits: usize,
+        dots: usize,
+        phone: bool,
+    },
+    /// Two capital letters directly before a run of at least two digits.
+    IbanShape,
+    /// A digit run with the letters around it that one of the national-id layouts needs.
+    NationalIdShape,
+    /// `::`, or a run of hex digits and colons with at least four colons.
+    Ipv6Shape,
+    /// A dot, six token characters and a dot, after at least 24 bytes.
+    DiscordShape,
+}
+
 pub(crate) type Check = fn(&Candidate<'_>, &mut Vec<Verdict>);
 
 /// One built-in detector.
@@ -81,9 +123,8 @@ pub(crate) struct BuiltIn {
     pub id: &'static str,
     pub kind: SensitiveKind,
     pub pattern: &'static str,
-    /// A smaller pattern every match of `pattern` contains, for the shared single-pass
-    /// prefilter (empty: the pattern itself). Keeps the multi-pattern automaton small.
-    pub anchor: &'static str,
+    /// What the shared single-pass prefilter looks for before `pattern` runs at all.
+    pub gate: Gate,
     pub check: Check,
     /// Wins over lower priorities when spans overlap.
     pub priority: u8,
@@ -196,6 +237,10 @@ fn card_layout(lens: &[usize]) -> bool {
 }
 
 fn check_digit_run(c: &Candidate<'_>, out: &mut Vec<Verdict>) {
+    // A number written after `+` is an international phone number, not a card or an id.
+    if c.before(c.start) == Some(b'+') {
+        return;
+    }
     let g = digit_groups(c);
     let n = g.spans.len();
     for i in 0..n {
@@ -659,6 +704,84 @@ fn check_structural_secret(c: &Candidate<'_>, out: &mut Vec<Verdict>) {
     push(out, SensitiveKind::Secret, c.start, c.end, 0.9);
 }
 
+/// Artifactory API keys (`AKC`) and encrypted passwords / identity tokens (`AP` and a hex
+/// digit), as detect-secrets defines them: standing alone between blanks, quotes or an
+/// assignment, and not an upper-case word.
+fn check_artifactory(c: &Candidate<'_>, out: &mut Vec<Verdict>) {
+    let open = |b: Option<u8>| {
+        b.is_none_or(|b| b.is_ascii_whitespace() || matches!(b, b'=' | b':' | b'"' | b'\''))
+    };
+    let close =
+        |b: Option<u8>| b.is_none_or(|b| b.is_ascii_whitespace() || matches!(b, b'"' | b'\''));
+    if !open(c.before(c.start)) || !close(c.after(c.end)) {
+        return;
+    }
+    let body = c.slice(c.start + 3, c.end);
+    // Full-length keys (`AKCp` and 69 characters) are random: a long run of one letter is
+    // a placeholder.
+    let random_enough = body.len() < 20 || validate::random_token(c.slice(c.start, c.end), 2.0);
+    if random_enough
+        && body
+            .bytes()
+            .any(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    {
+        push(out, SensitiveKind::Secret, c.start, c.end, 0.7);
+    }
+}
+
+/// A token of a provider without a distinctive prefix, labelled when the provider's name
+/// (ASCII case-insensitive) is in the field name or shortly before it.
+fn keyword_token(c: &Candidate<'_>, out: &mut Vec<Verdict>, words: &[&str]) {
+    if token_char(c.before(c.start)) || token_char(c.after(c.end)) {
+        return;
+    }
+    if c.context(c.start, words) && validate::random_token(c.slice(c.start, c.end), 3.0) {
+        push(out, SensitiveKind::Secret, c.start, c.end, 0.85);
+    }
+}
+
+/// Legacy Sourcegraph access tokens: 40 hex digits after the word `sourcegraph`.
+fn check_sourcegraph(c: &Candidate<'_>, out: &mut Vec<Verdict>) {
+    keyword_token(c, out, &["sourcegraph"]);
+}
+
+/// Sumo Logic access ids: `su` and 12 letters and digits after `sumo` (as a word start:
+/// `Sumo`, `sumo`, `SUMO`, not `sumObj`).
+fn check_sumologic(c: &Candidate<'_>, out: &mut Vec<Verdict>) {
+    if token_char(c.before(c.start)) || token_char(c.after(c.end)) {
+        return;
+    }
+    let lo = c.start.saturating_sub(48);
+    let window = &c.bytes()[lo..c.start];
+    let named = |hay: &[u8]| {
+        [&b"sumo"[..], b"Sumo", b"SUMO"]
+            .iter()
+            .any(|w| hay.windows(4).any(|x| x == *w))
+    };
+    if !(named(window) || c.field.is_some_and(|f| named(f.as_bytes()))) {
+        return;
+    }
+    let v = c.slice(c.start + 2, c.end);
+    let classes = [
+        v.bytes().any(|b| b.is_ascii_uppercase()),
+        v.bytes().any(|b| b.is_ascii_lowercase()),
+        v.bytes().any(|b| b.is_ascii_digit()),
+    ];
+    if classes.iter().all(|&x| x) {
+        push(out, SensitiveKind::Secret, c.start, c.end, 0.85);
+    }
+}
+
+/// A token whose fixed prefix is itself the structure (the base64 of a provider's marker):
+/// only its boundaries are checked.
+fn check_prefixed_structure(c: &Candidate<'_>, out: &mut Vec<Verdict>) {
+    let base64 = |b: Option<u8>| token_char(b) || matches!(b, Some(b'+' | b'/'));
+    if base64(c.before(c.start)) || base64(c.after(c.end)) {
+        return;
+    }
+    push(out, SensitiveKind::Secret, c.start, c.end, 0.9);
+}
+
 fn check_vault_legacy(c: &Candidate<'_>, out: &mut Vec<Verdict>) {
     let s = c.slice(c.start + 2, c.end);
     let classes = [
@@ -1086,7 +1209,7 @@ pub(crate) const BUILT_INS: &[BuiltIn] = &[
         id: "email",
         kind: SensitiveKind::Email,
         pattern: r"[A-Za-z0-9._%+\-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.){1,8}(?:[A-Za-z]{2,24}|xn--[A-Za-z0-9]{2,59})",
-        anchor: r"[A-Za-z0-9._%+\-]@[A-Za-z0-9]",
+        gate: Gate::LiteralsAnywhere(&["@"]),
         check: check_email,
         priority: 60,
     },
@@ -1094,7 +1217,11 @@ pub(crate) const BUILT_INS: &[BuiltIn] = &[
         id: "digit_run",
         kind: SensitiveKind::CreditCard,
         pattern: r"[0-9](?:[ .\-/]?[0-9]){8,}",
-        anchor: r"",
+        gate: Gate::DigitWindow {
+            digits: 9,
+            dots: 0,
+            phone: false,
+        },
         check: check_digit_run,
         priority: 80,
     },
@@ -1102,7 +1229,7 @@ pub(crate) const BUILT_INS: &[BuiltIn] = &[
         id: "national_id",
         kind: SensitiveKind::NationalId,
         pattern: r"[A-Za-z]{6}[0-9LMNPQRSTUVlmnpqrstuv]{2}[A-Za-z][0-9LMNPQRSTUVlmnpqrstuv]{2}[A-Za-z][0-9LMNPQRSTUVlmnpqrstuv]{3}[A-Za-z]|[A-Z]{5}[0-9]{4}[A-Z]|[A-Za-z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-Da-d]|[XYZxyz0-9][0-9]{7}-?[A-Za-z]|[0-9]{3}\.[0-9]{3}\.[0-9]{3}-[0-9]{2}",
-        anchor: r"",
+        gate: Gate::NationalIdShape,
         check: check_national_id,
         priority: 70,
     },
@@ -1110,7 +1237,11 @@ pub(crate) const BUILT_INS: &[BuiltIn] = &[
         id: "phone",
         kind: SensitiveKind::Phone,
         pattern: r"\+[1-9][0-9]{0,2}(?:[ .\-]?\(?[0-9]{1,5}\)?)(?:[ .\-]?[0-9]{2,5}){1,5}|(?:1[ .\-]?)?(?:\([2-9][0-9]{2}\)[ .\-]?|[2-9][0-9]{2}[ .\-])[2-9][0-9]{2}[ .\-][0-9]{4}|0[0-9]{1,4}[ \-][0-9]{3,8}(?:[ \-][0-9]{2,5}){0,2}|1[3-9][0-9]{9}",
-        anchor: r"",
+        gate: Gate::DigitWindow {
+            digits: 8,
+            dots: 0,
+            phone: true,
+        },
         check: check_phone,
         priority: 50,
     },
@@ -1118,7 +1249,7 @@ pub(crate) const BUILT_INS: &[BuiltIn] = &[
         id: "iban",
         kind: SensitiveKind::Iban,
         pattern: r"[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,32}",
-        anchor: r"",
+        gate: Gate::IbanShape,
         check: check_iban,
         priority: 85,
     },
@@ -1126,7 +1257,11 @@ pub(crate) const BUILT_INS: &[BuiltIn] = &[
         id: "ipv4",
         kind: SensitiveKind::IpAddress,
         pattern: r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?:/[0-9]{1,3})?",
-        anchor: r"",
+        gate: Gate::DigitWindow {
+            digits: 4,
+            dots: 3,
+            phone: false,
+        },
         check: check_ipv4,
         priority: 45,
     },
@@ -1134,7 +1269,7 @@ pub(crate) const BUILT_INS: &[BuiltIn] = &[
         id: "ipv6",
         kind: SensitiveKind::IpAddress,
         pattern: r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.[0-9]{1,3}){0,3}(?:%[0-9A-Za-z]{1,16})?(?:/[0-9]{1,4})?",
-        anchor: r"::|[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}",
+        gate: Gate::Ipv6Shape,
         check: check_ipv6,
         priority: 46,
     },
@@ -1142,7 +1277,7 @@ pub(crate) const BUILT_INS: &[BuiltIn] = &[
         id: "jwt",
         kind: SensitiveKind::Jwt,
         pattern: r"eyJ[A-Za-z0-9_\-]{8,}={0,2}\.[A-Za-z0-9_\-]{2,}={0,2}(?:\.[A-Za-z0-9_\-]*)?",
-        anchor: r"eyJ",
+        gate: Gate::Literals(&["eyJ"]),
         check: check_jwt,
         priority: 95,
     },
@@ -1150,7 +1285,7 @@ pub(crate) const BUILT_INS: &[BuiltIn] = &[
         id: "private_key",
         kind: SensitiveKind::Secret,
         pattern: r"-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----",
-        anchor: r"-----BEGIN ",
+        gate: Gate::LiteralsAnywhere(&["-----BEGIN "]),
         check: check_private_key,
         priority: 99,
     },
@@ -1158,7 +1293,7 @@ pub(crate) const BUILT_INS: &[BuiltIn] = &[
         id: "aws_access_key_id",
         kind: SensitiveKind::Secret,
         pattern: r"(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}",
-        anchor: r"A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA",
+        gate: Gate::Literals(&["A3T", "AKIA", "ASIA", "ABIA", "ACCA"]),
         check: check_token_low_variety,
         priority: 90,
     },
@@ -1166,7 +1301,7 @@ pub(crate) const BUILT_INS: &[BuiltIn] = &[
         id: "github_token",
         kind: SensitiveKind::Secret,
         pattern: r"gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}",
-        anchor: r"gh[pousr]_|github_pat_",
+        gate: Gate::Literals(&["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"]),
         check: check_token,
         priority: 90,
     },
@@ -1174,7 +1309,22 @@ pub(crate) const BUILT_INS: &[BuiltIn] = &[
         id: "gitlab_token",
         kind: SensitiveKind::Secret,
         pattern: r"glpat-[A-Za-z0-9_\-]{20,}(?:\.[A-Za-z0-9_\-]{6,})?|gl(?:dt|soat|cbt|rt|ft|ffct|cd|wt)-[A-Za-z0-9_\-]{20,}|glptt-[A-Za-z0-9_\-]{40}|gloas-[A-Za-z0-9_\-]{64}|glagent-[A-Za-z0-9_\-]{50,}|glimt-[A-Za-z0-9_\-]{25}|GR1348941[A-Za-z0-9_\-]{20,}",
-        anchor: r"gl(?:pat|dt|soat|cbt|rt|ft|ffct|cd|wt|ptt|oas|agent|imt)-|GR1348941",
+        gate: Gate::Literals(&[
+            "glpat-",
+            "gldt-",
+            "glsoat-",
+            "glcbt-",
+            "glrt-",
+            "glft-",
+            "glffct-",
+            "glcd-",
+            "glwt-",
+            "glptt-",
+            "gloas-",
+            "glagent-",
+            "glimt-",
+            "GR1348941",
+        ]),
         check: check_token,
         priority: 90,
     },
@@ -1182,7 +1332,7 @@ pub(crate) const BUILT_INS: &[BuiltIn] = &[
         id: "slack_token",
         kind: SensitiveKind::Secret,
         pattern: r"xox[abposre]-(?:[0-9]-)?[0-9]{6,}-[0-9A-Za-z\-]{8,}|xox[a-z]\.xox[a-z]-[0-9]-[A-Za-z0-9]{40,}|xoxe-[0-9]-[A-Za-z0-9]{40,}|xapp-[0-9]-[A-Z0-9]{9,}-[0-9]{9,}-[a-z0-9]{32,}",
-        anchor: r"xox[a-z][\-.]|xapp-",
+        gate: Gate::Literals(&["xox", "xapp-"]),
         check: check_token_low_variety,
         priority: 90,
     },
@@ -1190,7 +1340,7 @@ pub(crate) const BUILT_INS: &[BuiltIn] = &[
         id: "slack_webhook",
         kind: SensitiveKind::Secret,
         pattern: r"hooks\.slack\.com/(?:services|workflows)/[A-Za-z0-9+/_]{20,}",
-        anchor: r"hooks\.slack\.com/",
+        gate: Gate::Literals(&["hooks.slack.com/"]),
         check: check_structural_secret,
         priority: 90,
     },
@@ -1198,7 +1348,9 @@ pub(crate) const BUILT_INS: &[BuiltIn] = &[
         id: "stripe_key",
         kind: SensitiveKind::Secret,
         pattern: r"(?:sk|rk)_(?:live|test|prod)_[A-Za-z0-9]{10,}",
-        anchor: r"(?:sk|rk)_(?:live|test|prod)_",
+        gate: Gate::Literals(&[
+            "sk_live_", "sk_test_", "sk_prod_", "rk_live_", "rk_test_", "rk_prod_",
+        ]),
         check: check_token,
         priority: 90,
     },
@@ -1206,7 +1358,7 @@ pub(crate) const BUILT_INS: &[BuiltIn] = &[
         id: "google_api_key",
         kind: SensitiveKind::Secret,
         pattern: r"AIza[0-9A-Za-z_\-]{35}",
-        anchor: r"AIza",
+        gate: Gate::Literals(&["AIza"]),
         check: check_token,
         priority: 90,
     },
@@ -1214,7 +1366,7 @@ pub(crate) const BUILT_INS: &[BuiltIn] = &[
         id: "sendgrid_key",
         kind: SensitiveKind::Secret,
         pattern: r"SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}",
-        anchor: r"SG\.",
+        gate: Gate::Literals(&["SG."]),
         check: check_token,
         priority: 90,
     },
@@ -1222,7 +1374,7 @@ pub(crate) const BUILT_INS: &[BuiltIn] = &[
         id: "openai_key",
         kind: SensitiveKind::Secret,
         pattern: r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{16,}T3BlbkFJ[A-Za-z0-9_\-]{16,}|sk-(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{80,}",
-        anchor: r"sk-",
+        gate: Gate::Literals(&["sk-"]),
         check: check_token,
         priority: 90,
     },
@@ -1230,7 +1382,7 @@ pub(crate) const BUILT_INS: &[BuiltIn] = &[
         id: "anthropic_key",
         kind: SensitiveKind::Secret,
         pattern: r"sk-ant-(?:api|admin)[0-9]{2}-[A-Za-z0-9_\-]{93}AA",
-        anchor: r"sk-ant-",
+        gate: Gate::Literals(&["sk-ant-"]),
         check: check_token,
         priority: 90,
     },
@@ -1238,7 +1390,7 @@ pub(crate) const BUILT_INS: &[BuiltIn] = &[
         id: "huggingface_token",
         kind: SensitiveKind::Secret,
         pattern: r"hf_[A-Za-z]{34}|api_org_[A-Za-z]{34}",
-        anchor: r"hf_|api_org_",
+        gate: Gate::Literals(&["hf_", "api_org_"]),
         check: check_token,
         priority: 90,
     },
@@ -1246,7 +1398,7 @@ pub(crate) const BUILT_INS: &[BuiltIn] = &[
         id: "package_registry_token",
         kind: SensitiveKind::Secret,
         pattern: r"npm_[A-Za-z0-9]{36}|pypi-Ag[A-Za-z0-9_\-]{100,}|rubygems_[a-f0-9]{48}",
-        anchor: r"npm_|pypi-Ag|rubygems_",
+        gate: Gate::Literals(&["npm_", "pypi-Ag", "rubygems_"]),
         check: check_token,
         priority: 90,
     },
@@ -1254,7 +1406,7 @@ pub(crate) const BUILT_INS: &[BuiltIn] = &[
         id: "twilio_key",
         kind: SensitiveKind::Secret,
         pattern: r"(?:SK|AC)[0-9a-f]{32}",
-        anchor: r"(?:SK|AC)[0-9a-f]{4}",
+        gate: Gate::Literals(&["SK", "AC"]),
         check: check_token,
         priority: 90,
     },
@@ -1262,7 +1414,7 @@ pub(crate) const BUILT_INS: &[BuiltIn] = &[
         id: "mailchimp_key",
         kind: SensitiveKind::Secret,
         pattern: r"[0-9a-f]{32}-us[0-9]{1,2}",
-        anchor: r"-us[0-9]",
+        gate: Gate::Literals(&["-us"]),
         check: check_token,
         priority: 90,
     },
@@ -1270,7 +1422,7 @@ pub(crate) const BUILT_INS: &[BuiltIn] = &[
         id: "telegram_bot_token",
         kind: SensitiveKind::Secret,
         pattern: r"[0-9]{8,10}:AA[0-9A-Za-z_\-]{33}",
-        anchor: r"[0-9]:AA",
+        gate: Gate::Literals(&[":AA"]),
         check: check_token,
         priority: 90,
     },
@@ -1278,7 +1430,7 @@ pub(crate) const BUILT_INS: &[BuiltIn] = &[
         id: "discord_bot_token",
         kind: SensitiveKind::Secret,
         pattern: r"[MNO][A-Za-z0-9_\-]{23,25}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,}",
-        anchor: r"\.[A-Za-z0-9_\-]{6}\.",
+        gate: Gate::DiscordShape,
         check: check_token,
         priority: 90,
     },
@@ -1286,7 +1438,7 @@ pub(crate) const BUILT_INS: &[BuiltIn] = &[
         id: "azure_storage_key",
         kind: SensitiveKind::Secret,
         pattern: r"AccountKey=[A-Za-z0-9+/]{80,100}={0,2}",
-        anchor: r"AccountKey=",
+        gate: Gate::Literals(&["AccountKey="]),
         check: check_structural_secret,
         priority: 90,
     },
@@ -1294,7 +1446,7 @@ pub(crate) const BUILT_INS: &[BuiltIn] = &[
         id: "azure_ad_client_secret",
         kind: SensitiveKind::Secret,
         pattern: r"[A-Za-z0-9_~.\-]{3}[0-9]Q~[A-Za-z0-9_~.\-]{31,34}",
-        anchor: r"[0-9]Q~",
+        gate: Gate::Literals(&["Q~"]),
         check: check_token,
         priority: 90,
     },
@@ -1302,7 +1454,7 @@ pub(crate) const BUILT_INS: &[BuiltIn] = &[
         id: "onepassword_token",
         kind: SensitiveKind::Secret,
         pattern: r"ops_eyJ[A-Za-z0-9+/]{100,}={0,3}|A3-[A-Z0-9]{6}-(?:[A-Z0-9]{11}|[A-Z0-9]{6}-[A-Z0-9]{5})-[A-Z0-9]{5}-[A-Z0-9]{5}-[A-Z0-9]{5}",
-        anchor: r"ops_eyJ|A3-",
+        gate: Gate::Literals(&["ops_eyJ", "A3-"]),
         check: check_token,
         priority: 90,
     },
@@ -1310,7 +1462,7 @@ pub(crate) const BUILT_INS: &[BuiltIn] = &[
         id: "age_secret_key",
         kind: SensitiveKind::Secret,
         pattern: r"AGE-SECRET-KEY-1[0-9A-Z]{58}",
-        anchor: r"AGE-SECRET-KEY-1",
+        gate: Gate::Literals(&["AGE-SECRET-KEY-1"]),
         check: check_structural_secret,
         priority: 90,
     },
@@ -1318,15 +1470,149 @@ pub(crate) const BUILT_INS: &[BuiltIn] = &[
         id: "saas_token",
         kind: SensitiveKind::Secret,
         pattern: r"dapi[a-f0-9]{32}(?:-[0-9])?|dp\.(?:pt|st|sa|ct|scim|audit)\.[A-Za-z0-9]{40,44}|shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}|sntr(?:ys|yu)_[A-Za-z0-9+/=_]{50,}|fo1_[A-Za-z0-9_\-]{40,50}|FlyV1 fm[12][ar]?_[A-Za-z0-9+/=_]{50,}|hv[sb]\.[A-Za-z0-9_\-]{90,}|[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_=\-]{60,70}|HRKU-AA[0-9A-Za-z_\-]{58}|glc_[A-Za-z0-9+/]{32,400}={0,2}|glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}|sq0(?:atp|csp)-[0-9A-Za-z_\-]{22,43}|EAAA[A-Za-z0-9_\-]{60}|EAA[A-Za-z0-9]{90,}|sha256~[A-Za-z0-9_\-]{43}|ico-[A-Za-z0-9]{32}|s-s4t2(?:ud|af)-[a-f0-9]{64}|pplx-[A-Za-z0-9]{48}|sq[pua]_[A-Za-z0-9]{40}|sgp_(?:[A-Fa-f0-9]{16}_|local_)?[A-Fa-f0-9]{40}|tk-us-[A-Za-z0-9_\-]{48}|API-[A-Z0-9]{26}|ATATT3[A-Za-z0-9_\-=]{150,}|4b1d[A-Za-z0-9]{38}|v1\.0-[a-f0-9]{24}-[a-f0-9]{146}|[0-9]{15,16}\|[A-Za-z0-9_\-]{27}|doo_v1_[a-f0-9]{64}|dop_v1_[a-f0-9]{64}|lin_api_[A-Za-z0-9]{40}|pat[A-Za-z0-9]{14}\.[a-f0-9]{64}|xkeysib-[a-f0-9]{64}-[A-Za-z0-9]{16}|CLOJARS_[a-z0-9]{60}|AKCp[A-Za-z0-9]{69}|cmVmdGtu[A-Za-z0-9]{56}|LTAI[A-Za-z0-9]{20}|p8e-[A-Za-z0-9]{32}|CFPAT-[A-Za-z0-9_\-]{43}|dor_v1_[a-f0-9]{64}|duffel_(?:test|live)_[A-Za-z0-9_\-=]{43}|dt0c01\.[A-Za-z0-9]{24}\.[A-Za-z0-9]{64}|EZ[AT]K[A-Za-z0-9]{54}|fio-u-[A-Za-z0-9_\-=]{64}|NRAK-[A-Z0-9]{27}|PMAK-[a-f0-9]{24}-[a-f0-9]{34}|pul-[a-f0-9]{40}|pscale_(?:tkn|pw|oauth)_[A-Za-z0-9=_.\-]{32,64}|pnu_[A-Za-z0-9]{36}|rdme_[a-z0-9]{70}|shippo_(?:live|test)_[a-f0-9]{40}|whsec_[A-Za-z0-9]{32,}|tfp_[A-Za-z0-9_.=\-]{59}|GOCSPX-[A-Za-z0-9_\-]{28}|ya29\.[A-Za-z0-9_\-]{30,}|key-[0-9a-f]{32}|SharedAccessKey=[A-Za-z0-9+/]{43}=|dnkey-[a-z0-9=_\-]{26}-[a-z0-9=_\-]{52}|sl\.[A-Za-z0-9=_\-]{135}|FLWSECK(?:_TEST)?-[a-h0-9]{32}-X|pubkey-[a-f0-9]{32}|sk\.eyJ1[A-Za-z0-9_\-]{40,}\.[A-Za-z0-9_\-]{20,}|NRII-[a-z0-9\-]{32}|NRJS-[a-f0-9]{19}|access-(?:sandbox|development|production)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|AAAAAAAAAAAAAAAAAAAAA[A-Za-z0-9%]{30,}|AQVN[A-Za-z0-9_\-]{35,38}|sk-or-v1-[a-f0-9]{64}|gsk_[A-Za-z0-9]{52}|xai-[A-Za-z0-9]{80}|r8_[A-Za-z0-9]{37}|lsv2_(?:pt|sk)_[a-f0-9]{32}_[a-f0-9]{10}",
-        anchor: r"dapi[a-f0-9]|dp\.(?:pt|st|sa|ct|scim|audit)\.|shp(?:at|ca|pa|ss)_|sntr(?:ys|yu)_|fo1_|FlyV1 fm|hv[sb]\.|\.atlasv1\.|HRKU-AA|glc_|glsa_|sq0(?:atp|csp)-|EAA|sha256~|ico-|s-s4t2|pplx-|sq[pua]_|sgp_|tk-us-|API-|ATATT3|4b1d|v1\.0-|[0-9]\||do[op]_v1_|lin_api_|pat[A-Za-z0-9]|xkeysib-|CLOJARS_|AKCp|cmVmdGtu|LTAI|p8e-|CFPAT-|dor_v1_|duffel_|dt0c01\.|EZ[AT]K|fio-u-|NRAK-|PMAK-|pul-|pscale_|pnu_|rdme_|shippo_|whsec_|tfp_|GOCSPX-|ya29\.|key-|SharedAccessKey=|dnkey-|sl\.[A-Za-z0-9=_\-]{8}|FLWSECK|sk\.eyJ1|NRII-|NRJS-|access-(?:sandbox|development|production)-|AAAAAAAAAAAAAAAAAAAAA|AQVN|sk-or-v1-|gsk_|xai-|r8_|lsv2_",
+        gate: Gate::Literals(&[
+            "dapi",
+            "dp.pt.",
+            "dp.st.",
+            "dp.sa.",
+            "dp.ct.",
+            "dp.scim.",
+            "dp.audit.",
+            "shpat_",
+            "shpca_",
+            "shppa_",
+            "shpss_",
+            "sntrys_",
+            "sntryu_",
+            "fo1_",
+            "FlyV1 fm",
+            "hvs.",
+            "hvb.",
+            ".atlasv1.",
+            "HRKU-AA",
+            "glc_",
+            "glsa_",
+            "sq0atp-",
+            "sq0csp-",
+            "EAA",
+            "sha256~",
+            "ico-",
+            "s-s4t2",
+            "pplx-",
+            "sqp_",
+            "squ_",
+            "sqa_",
+            "sgp_",
+            "tk-us-",
+            "API-",
+            "ATATT3",
+            "4b1d",
+            "v1.0-",
+            "|",
+            "doo_v1_",
+            "dop_v1_",
+            "lin_api_",
+            "pat",
+            "xkeysib-",
+            "CLOJARS_",
+            "AKCp",
+            "cmVmdGtu",
+            "LTAI",
+            "p8e-",
+            "CFPAT-",
+            "dor_v1_",
+            "duffel_",
+            "dt0c01.",
+            "EZAK",
+            "EZTK",
+            "fio-u-",
+            "NRAK-",
+            "PMAK-",
+            "pul-",
+            "pscale_",
+            "pnu_",
+            "rdme_",
+            "shippo_",
+            "whsec_",
+            "tfp_",
+            "GOCSPX-",
+            "ya29.",
+            "key-",
+            "SharedAccessKey=",
+            "dnkey-",
+            "sl.",
+            "FLWSECK",
+            "sk.eyJ1",
+            "NRII-",
+            "NRJS-",
+            "access-sandbox-",
+            "access-development-",
+            "access-production-",
+            "AAAAAAAAAAAAAAAAAAAAA",
+            "AQVN",
+            "sk-or-v1-",
+            "gsk_",
+            "xai-",
+            "r8_",
+            "lsv2_",
+        ]),
         check: check_token,
         priority: 90,
+    },
+    BuiltIn {
+        id: "maxmind_license_key",
+        kind: SensitiveKind::Secret,
+        pattern: r"[A-Za-z0-9]{6}_[A-Za-z0-9]{29}_mmk",
+        gate: Gate::Literals(&["_mmk"]),
+        check: check_token,
+        priority: 90,
+    },
+    BuiltIn {
+        id: "softlayer_api_url",
+        kind: SensitiveKind::Secret,
+        pattern: r"api\.softlayer\.com/soap/v3(?:\.1)?/[a-z0-9]{64}",
+        gate: Gate::Literals(&["api.softlayer.com/"]),
+        check: check_structural_secret,
+        priority: 92,
+    },
+    BuiltIn {
+        id: "sourcegraph_legacy_token",
+        kind: SensitiveKind::Secret,
+        pattern: r"[a-fA-F0-9]{40}",
+        gate: Gate::LiteralsCi(&["sourcegraph"]),
+        check: check_sourcegraph,
+        priority: 88,
+    },
+    BuiltIn {
+        id: "sumologic_access_id",
+        kind: SensitiveKind::Secret,
+        pattern: r"su[A-Za-z0-9]{12}",
+        gate: Gate::LiteralsCi(&["sumo"]),
+        check: check_sumologic,
+        priority: 88,
+    },
+    BuiltIn {
+        id: "aws_bedrock_long_lived_key",
+        kind: SensitiveKind::Secret,
+        // `ABSK` and the base64 of `BedrockAPIKey-`.
+        pattern: r"ABSKQmVkcm9ja0FQSUtleS[A-Za-z0-9+/]{91,251}={0,2}",
+        gate: Gate::Literals(&["ABSKQmVkcm9ja0FQSUtleS"]),
+        check: check_prefixed_structure,
+        priority: 90,
+    },
+    BuiltIn {
+        id: "artifactory_token",
+        kind: SensitiveKind::Secret,
+        pattern: r"AKC[A-Za-z0-9]{10,}|AP[0-9A-F][A-Za-z0-9]{8,}",
+        gate: Gate::LiteralsAnywhere(&["AKC", "AP"]),
+        check: check_artifactory,
+        priority: 85,
     },
     BuiltIn {
         id: "gcp_service_account_key",
         kind: SensitiveKind::Secret,
         pattern: r#""type"[ \t]*:[ \t]*"service_account""#,
-        anchor: r"service_account",
+        gate: Gate::LiteralsAnywhere(&["service_account"]),
         check: check_structural_secret,
         priority: 90,
     },
@@ -1334,7 +1620,7 @@ pub(crate) const BUILT_INS: &[BuiltIn] = &[
         id: "aws_bedrock_short_lived_key",
         kind: SensitiveKind::Secret,
         pattern: r"bedrock-api-key-[A-Za-z0-9+/]{20,}={0,2}",
-        anchor: r"bedrock-api-key-",
+        gate: Gate::Literals(&["bedrock-api-key-"]),
         check: check_bedrock,
         priority: 90,
     },
@@ -1342,7 +1628,7 @@ pub(crate) const BUILT_INS: &[BuiltIn] = &[
         id: "notion_token",
         kind: SensitiveKind::Secret,
         pattern: r"ntn_[0-9]{11}[A-Za-z0-9]{35}",
-        anchor: r"ntn_",
+        gate: Gate::Literals(&["ntn_"]),
         check: check_notion,
         priority: 90,
     },
@@ -1350,7 +1636,7 @@ pub(crate) const BUILT_INS: &[BuiltIn] = &[
         id: "vault_legacy_token",
         kind: SensitiveKind::Secret,
         pattern: r"s\.[A-Za-z0-9]{24}",
-        anchor: r"s\.[A-Za-z0-9]",
+        gate: Gate::Literals(&["s."]),
         check: check_vault_legacy,
         priority: 90,
     },
@@ -1358,7 +1644,7 @@ pub(crate) const BUILT_INS: &[BuiltIn] = &[
         id: "url_credentials",
         kind: SensitiveKind::Secret,
         pattern: r#"[A-Za-z][A-Za-z0-9+.\-]{1,15}://[^\s:/@"'<>]{0,64}:[^\s/@"'<>]{1,128}@[A-Za-z0-9][A-Za-z0-9.\-_]*"#,
-        anchor: r"://",
+        gate: Gate::LiteralsAnywhere(&["://"]),
         check: check_url_credentials,
         priority: 92,
     },
@@ -1366,7 +1652,7 @@ pub(crate) const BUILT_INS: &[BuiltIn] = &[
         id: "curl_user",
         kind: SensitiveKind::Secret,
         pattern: r"curl\s(?:(?:[^\n\\]|\\[\s\S])*?\s)?(?:-u|--user)\s",
-        anchor: r"curl\s",
+        gate: Gate::LiteralsAnywhere(&["curl"]),
         check: check_curl_user,
         priority: 92,
     },
@@ -1374,7 +1660,7 @@ pub(crate) const BUILT_INS: &[BuiltIn] = &[
         id: "authorization_header",
         kind: SensitiveKind::Secret,
         pattern: r#"(?i:authorization|x-api-key|x-auth-token|api-token)["']?[ \t]*[:=][ \t]*["']?(?:(?i:bearer|basic|token|api-token|apikey|digest|negotiate)[ \t]+)?[A-Za-z0-9+/=._~\-@!]{8,}"#,
-        anchor: r"(?i:authorization|x-api-key|x-auth-token|api-token)",
+        gate: Gate::LiteralsCi(&["authorization", "x-api-key", "x-auth-token", "api-token"]),
         check: check_auth_header,
         priority: 88,
     },
@@ -1382,7 +1668,7 @@ pub(crate) const BUILT_INS: &[BuiltIn] = &[
         id: "bundler_credentials",
         kind: SensitiveKind::Secret,
         pattern: r#"BUNDLE_[A-Z0-9_]+__[A-Z]+["']?[ \t]*[:=][ \t]*["']?[A-Za-z0-9]+:[A-Za-z0-9]+"#,
-        anchor: r"BUNDLE_",
+        gate: Gate::LiteralsAnywhere(&["BUNDLE_"]),
         check: check_bundler,
         priority: 90,
     },
@@ -1390,7 +1676,17 @@ pub(crate) const BUILT_INS: &[BuiltIn] = &[
         id: "keyword_assignment",
         kind: SensitiveKind::Secret,
         pattern: r#"(?:[A-Za-z_][A-Za-z0-9_.\-]{0,60})?(?i:pass|pwd|secret|token|key|auth|credential|pw|login)[A-Za-z0-9_.\-]{0,40}["'\]]?(?:[ \t]{0,8}(?:=|:=|::=|:::=|\?=|=>|:|,)[ \t]{0,8}|[ \t]+)(?:"[^"\r\n]{1,256}"|'[^'\r\n]{1,256}'|`[^`\r\n]{1,256}`|[^\s"'`,;<>(){}\[\]]{1,256})"#,
-        anchor: r#"(?i:pass|pwd|secret|token|key|auth|credential|pw|login)[A-Za-z0-9_.\-]{0,40}["'\]]?(?:[ \t]{0,8}[:=,?]|[ \t])"#,
+        gate: Gate::Keyword(&[
+            "pass",
+            "pwd",
+            "secret",
+            "token",
+            "key",
+            "auth",
+            "credential",
+            "pw",
+            "login",
+        ]),
         check: check_assignment,
         priority: 40,
     },
@@ -1490,6 +1786,28 @@ mod tests {
         ] {
             assert!(c.scan_text(placeholder).is_empty(), "{placeholder}");
         }
+    }
+
+    #[test]
+    fn provider_formats_without_prefix_need_their_word() {
+        let c = crate::Classifier::builtin();
+        let secret = |t: &str| {
+            c.scan_text(t)
+                .iter()
+                .any(|m| m.kind == SensitiveKind::Secret)
+        };
+        assert!(secret(r#"SUMO_ACCESS_ID = "suQ3xT7bLk9pZw""#));
+        assert!(!secret("sumObj = suQ3xT7bLk9pZw"));
+        assert!(!secret(r#"access_id = "suQ3xT7bLk9pZw""#));
+        assert!(secret(
+            "sourcegraph: 9f3b2c71ad04e8b6c5d7a1e0f2b49c83d6e17a5b"
+        ));
+        assert!(!secret("commit 9f3b2c71ad04e8b6c5d7a1e0f2b49c83d6e17a5b"));
+        assert!(secret("X-JFrog-Art-Api: AKCp2WXCWmk3u8Hq"));
+        assert!(secret("password=AP6Gq2Tz81bN"));
+        assert!(!secret("see APACHEHTTPDCONF"));
+        assert!(!secret("testAKCwithinsomeirrelevantstring"));
+        assert!(!secret(&format!("key := AKCp{}", "X".repeat(69))));
     }
 
     #[test]

@@ -1,15 +1,18 @@
-//! The scanning engine: one `RegexSet` pass over the text says which detectors have a
-//! candidate at all; only those run their own pattern and validator. Overlapping verdicts are
-//! resolved by detector priority, then by length.
+//! The scanning engine: one prefilter pass over the text (`prefilter.rs`; custom patterns
+//! through a `RegexSet`) says which detectors have a candidate at all; only those run their
+//! own pattern and validator. Overlapping verdicts are resolved by detector priority, then
+//! by length. Per-scan buffers live in a per-thread scratch.
 
+use std::cell::RefCell;
 use std::sync::OnceLock;
 
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use serde::Serialize;
 
-use crate::builtin::{self, BuiltIn, Candidate, Verdict};
+use crate::builtin::{self, BuiltIn, Candidate, Gate, Verdict};
 use crate::config::{ClassifyConfig, ConfigError, CustomClassifierConfig, CustomValidator};
 use crate::kind::{SensitiveKind, Sensitivity};
+use crate::prefilter::{Activation, Prefilter};
 use crate::validate;
 
 /// Index of the rule (built-in detector or custom classifier) that produced a match.
@@ -52,92 +55,47 @@ struct Custom {
     confidence: f32,
 }
 
-/// A detector whose candidates are runs of digits and separators: instead of a place in the
-/// multi-pattern set (where digit-counting patterns multiply automaton states), it runs on the
-/// digit windows of the text that have enough digits for it.
+/// A detector whose candidates are runs of digits and separators: instead of a gate in the
+/// prefilter, it runs on the digit windows of the text that have enough digits for it.
 struct Windowed {
     regex: Regex,
     rule: usize,
     min_digits: usize,
     min_dots: usize,
+    /// Only in windows with a phone layout (`DigitWindow::phone_shape`).
+    phone: bool,
 }
 
-/// Which built-ins run in digit windows, with the digits and dots a candidate needs.
-fn window_needs(id: &str) -> Option<(usize, usize)> {
-    match id {
-        "digit_run" => Some((9, 0)),
-        "phone" => Some((8, 0)),
-        "ipv4" => Some((4, 3)),
-        _ => None,
-    }
+/// A detector pattern that runs over the whole text when its gate holds.
+struct Pattern {
+    regex: Regex,
+    rule: usize,
 }
 
-/// A maximal run of digits and number separators.
-struct DigitWindow {
-    start: usize,
-    end: usize,
-    digits: usize,
-    dots: usize,
+/// Buffers reused across scans on one thread.
+#[derive(Default)]
+struct Scratch {
+    activation: Activation,
+    found: Vec<(Match, u8)>,
+    verdicts: Vec<Verdict>,
 }
 
-/// Bytes that may occur inside a written number: digits and ` .-/()+`.
-const NUMBER_BYTE: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut d = b'0';
-    while d <= b'9' {
-        t[d as usize] = true;
-        d += 1;
-    }
-    t[b' ' as usize] = true;
-    t[b'.' as usize] = true;
-    t[b'-' as usize] = true;
-    t[b'/' as usize] = true;
-    t[b'(' as usize] = true;
-    t[b')' as usize] = true;
-    t[b'+' as usize] = true;
-    t
-};
-
-fn digit_windows(b: &[u8]) -> Vec<DigitWindow> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        // Skip to the next byte that can open a number.
-        match b[i..]
-            .iter()
-            .position(|&c| c.is_ascii_digit() || c == b'+' || c == b'(')
-        {
-            Some(k) => i += k,
-            None => break,
-        }
-        let start = i;
-        let (mut digits, mut dots) = (0, 0);
-        while i < b.len() && NUMBER_BYTE[usize::from(b[i])] {
-            digits += usize::from(b[i].is_ascii_digit());
-            dots += usize::from(b[i] == b'.');
-            i += 1;
-        }
-        if digits >= 4 {
-            out.push(DigitWindow {
-                start,
-                end: i,
-                digits,
-                dots,
-            });
-        }
-        i = i.max(start + 1);
-    }
-    out
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
 /// The configured set of detectors. Build once, share across threads (`Sync`).
 pub struct Classifier {
-    set: RegexSet,
-    regexes: Vec<Regex>,
-    /// Digit-layout detectors, run only inside digit windows (see `digit_windows`).
+    /// Built-in patterns, then custom ones.
+    patterns: Vec<Pattern>,
+    /// Gates of the built-in patterns (the first `prefilter`-gated ones of `patterns`).
+    prefilter: Prefilter,
+    /// Custom patterns have no declared gate: a set over them says which may match.
+    custom_set: Option<RegexSet>,
+    /// Index in `patterns` of the first custom pattern.
+    first_custom: usize,
+    /// Digit-layout detectors, run only inside digit windows.
     windowed: Vec<Windowed>,
-    /// Rule of each pattern of `set`.
-    owner: Vec<usize>,
     pub(crate) rules: Vec<Rule>,
     disabled_kinds: Vec<SensitiveKind>,
     /// Rule used for labels that come from a field name.
@@ -160,10 +118,6 @@ impl std::fmt::Debug for Classifier {
     }
 }
 
-/// Words (ASCII case-insensitive) that every field name `kind_from_field_name` labels
-/// contains; a cheap way to know a body has no such field.
-const FIELD_NAME_HINT: &str = r"(?i:pass|pwd|secret|token|key|auth|cred|(?:first|last|full|given|family|middle|maiden|display|customer|holder|contact|recipient|billing|shipping|legal|real|sur|fore)[_\-]?name|addr|street|birth|dob|ssn|social|phone|tel|mobile|cell|msisdn|fax|card|dni|nif|nie|nino|cpf|aadhaar|national|cookie|steuer|codice)";
-
 fn snake_case(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
@@ -174,8 +128,8 @@ fn snake_case(name: &str) -> bool {
 }
 
 impl Classifier {
-    /// Build a classifier from configuration, compiling built-in and custom patterns into one
-    /// multi-pattern set.
+    /// Build a classifier from configuration: the built-in detectors' gates into one
+    /// prefilter, custom patterns into one `RegexSet`.
     pub fn new(config: &ClassifyConfig) -> Result<Classifier, ConfigError> {
         if !(0.0..=1.0).contains(&config.min_confidence) {
             return Err(ConfigError::BadMinConfidence(config.min_confidence));
@@ -202,37 +156,20 @@ impl Classifier {
         }
 
         let mut rules = Vec::new();
-        let mut patterns: Vec<String> = Vec::new();
-        let mut anchors: Vec<String> = Vec::new();
-        let mut owner = Vec::new();
-        let mut windowed_specs: Vec<(usize, &'static BuiltIn, usize, usize)> = Vec::new();
+        let mut patterns: Vec<Pattern> = Vec::new();
+        let mut gates: Vec<Option<Gate>> = Vec::new();
+        let mut windowed = Vec::new();
         for b in builtin::BUILT_INS {
             if disabled_rules.contains(&b.id)
                 || disabled_kinds.contains(&b.kind) && b.id != "digit_run"
             {
                 continue;
             }
-            if let Some((min_digits, min_dots)) = window_needs(b.id) {
-                windowed_specs.push((rules.len(), b, min_digits, min_dots));
-                rules.push(Rule {
-                    id: b.id.to_string(),
-                    kind: b.kind,
-                    label: b.kind.as_str().to_string(),
-                    sensitivity: b.kind.sensitivity(),
-                    source: RuleSource::BuiltIn(b),
-                });
-                continue;
-            }
-            owner.push(rules.len());
-            patterns.push(format!("(?-u:{})", b.pattern));
-            anchors.push(format!(
-                "(?-u:{})",
-                if b.anchor.is_empty() {
-                    b.pattern
-                } else {
-                    b.anchor
-                }
-            ));
+            let regex = RegexBuilder::new(&format!("(?-u:{})", b.pattern))
+                .size_limit(32 << 20)
+                .build()
+                .map_err(|e| ConfigError::BuiltInPattern(b.id, e.to_string()))?;
+            let rule = rules.len();
             rules.push(Rule {
                 id: b.id.to_string(),
                 kind: b.kind,
@@ -240,13 +177,42 @@ impl Classifier {
                 sensitivity: b.kind.sensitivity(),
                 source: RuleSource::BuiltIn(b),
             });
+            if let Gate::DigitWindow {
+                digits,
+                dots,
+                phone,
+            } = b.gate
+            {
+                windowed.push(Windowed {
+                    regex,
+                    rule,
+                    min_digits: digits,
+                    min_dots: dots,
+                    phone,
+                });
+            } else {
+                patterns.push(Pattern { regex, rule });
+                gates.push(Some(b.gate));
+            }
         }
+        let first_custom = patterns.len();
+        let mut custom_patterns = Vec::new();
         for (index, c) in config.custom.iter().enumerate() {
             let rule = custom_rule(index, c)?;
             if let Some(p) = &c.pattern {
-                owner.push(rules.len());
-                patterns.push(p.clone());
-                anchors.push(p.clone());
+                let regex = RegexBuilder::new(p)
+                    .size_limit(32 << 20)
+                    .build()
+                    .map_err(|e| ConfigError::InvalidPattern {
+                        index,
+                        name: c.name.clone(),
+                        reason: e.to_string(),
+                    })?;
+                patterns.push(Pattern {
+                    regex,
+                    rule: rules.len(),
+                });
+                custom_patterns.push(p.as_str());
             }
             rules.push(rule);
         }
@@ -258,58 +224,24 @@ impl Classifier {
             sensitivity: Sensitivity::Low,
             source: RuleSource::FieldName,
         });
-
-        let compile_err = |i: usize, e: regex::Error| {
-            let r = &rules[owner[i]];
-            match &r.source {
-                RuleSource::BuiltIn(b) => ConfigError::BuiltInPattern(b.id, e.to_string()),
-                _ => {
-                    let index = config
-                        .custom
-                        .iter()
-                        .position(|c| c.name == r.label || c.name == r.id)
-                        .unwrap_or(0);
-                    ConfigError::InvalidPattern {
-                        index,
-                        name: r.label.clone(),
-                        reason: e.to_string(),
-                    }
-                }
-            }
+        let prefilter =
+            Prefilter::new(&gates).map_err(|e| ConfigError::BuiltInPattern("prefilter", e))?;
+        let custom_set = if custom_patterns.is_empty() {
+            None
+        } else {
+            let set = RegexSetBuilder::new(&custom_patterns)
+                .size_limit(64 << 20)
+                .dfa_size_limit(256 << 20)
+                .build()
+                .map_err(|e| ConfigError::BuiltInPattern("custom_regex_set", e.to_string()))?;
+            Some(set)
         };
-        let mut regexes = Vec::with_capacity(patterns.len());
-        for (i, p) in patterns.iter().enumerate() {
-            let re = RegexBuilder::new(p)
-                .size_limit(32 << 20)
-                .build()
-                .map_err(|e| compile_err(i, e))?;
-            regexes.push(re);
-        }
-        let mut windowed = Vec::with_capacity(windowed_specs.len());
-        for (rule, b, min_digits, min_dots) in windowed_specs {
-            let regex = RegexBuilder::new(&format!("(?-u:{})", b.pattern))
-                .build()
-                .map_err(|e| ConfigError::BuiltInPattern(b.id, e.to_string()))?;
-            windowed.push(Windowed {
-                regex,
-                rule,
-                min_digits,
-                min_dots,
-            });
-        }
-        // Last pattern of the set: words a sensitive field name contains. When neither a
-        // detector nor this matches, a JSON body needs no structural walk.
-        anchors.push(FIELD_NAME_HINT.to_string());
-        let set = RegexSetBuilder::new(&anchors)
-            .size_limit(64 << 20)
-            .dfa_size_limit(256 << 20)
-            .build()
-            .map_err(|e| ConfigError::BuiltInPattern("regex_set", e.to_string()))?;
         Ok(Classifier {
-            set,
-            regexes,
+            patterns,
+            prefilter,
+            custom_set,
+            first_custom,
             windowed,
-            owner,
             rules,
             disabled_kinds,
             field_rule,
@@ -369,44 +301,82 @@ impl Classifier {
 
     /// Matches, and whether the text may contain a sensitive field name.
     pub(crate) fn scan_inner(&self, text: &str, field: Option<&str>) -> (Vec<Match>, bool) {
+        self.scan_inner_keys(text, field, None)
+    }
+
+    /// `scan_inner`, also filling `key_words` (cleared first) with the ascending offsets of
+    /// the words a field name must hold to name a kind (`Activation::key_words`).
+    pub(crate) fn scan_inner_keys(
+        &self,
+        text: &str,
+        field: Option<&str>,
+        key_words: Option<&mut Vec<usize>>,
+    ) -> (Vec<Match>, bool) {
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => self.scan_scratch(text, field, &mut scratch, key_words),
+            Err(_) => self.scan_scratch(text, field, &mut Scratch::default(), key_words),
+        })
+    }
+
+    fn scan_scratch(
+        &self,
+        text: &str,
+        field: Option<&str>,
+        scratch: &mut Scratch,
+        key_words: Option<&mut Vec<usize>>,
+    ) -> (Vec<Match>, bool) {
         let bytes = text.as_bytes();
-        let hits = self.set.matches(bytes);
-        let field_hint = hits.matched(self.regexes.len());
-        let windows = if self.windowed.is_empty() {
-            Vec::new()
-        } else {
-            digit_windows(bytes)
-        };
-        let set_hits = hits.iter().filter(|&p| p < self.regexes.len()).count();
-        if set_hits == 0 && windows.is_empty() {
-            return (Vec::new(), field_hint);
+        let Scratch {
+            activation,
+            found,
+            verdicts,
+        } = scratch;
+        self.prefilter.run(bytes, activation);
+        if let Some(out) = key_words {
+            out.clear();
+            out.extend_from_slice(&activation.key_words);
         }
-        let mut found: Vec<(Match, u8)> = Vec::new();
-        let mut verdicts: Vec<Verdict> = Vec::new();
-        for p in hits.iter().filter(|&p| p < self.regexes.len()) {
-            for m in self.regexes[p].find_iter(bytes) {
-                let span = (m.start(), m.end());
-                self.confirm(text, field, self.owner[p], span, &mut verdicts, &mut found);
+        activation.active.resize(self.patterns.len(), false);
+        if let Some(set) = &self.custom_set {
+            for i in set.matches(bytes).iter() {
+                activation.active[self.first_custom + i] = true;
             }
         }
-        for w in &windows {
-            let hay = &bytes[..w.end];
-            for d in &self.windowed {
-                if w.digits < d.min_digits || w.dots < d.min_dots {
-                    continue;
-                }
-                let mut pos = w.start;
-                while pos < w.end {
-                    let Some(m) = d.regex.find_at(hay, pos) else {
-                        break;
-                    };
-                    let span = (m.start(), m.end());
-                    self.confirm(text, field, d.rule, span, &mut verdicts, &mut found);
-                    pos = if m.end() > m.start() {
-                        m.end()
-                    } else {
-                        m.end() + 1
-                    };
+        let field_hint = activation.field_hint;
+        let any_window = !self.windowed.is_empty() && !activation.windows.is_empty();
+        if !any_window && !activation.active.contains(&true) {
+            return (Vec::new(), field_hint);
+        }
+        found.clear();
+        for (p, pattern) in self.patterns.iter().enumerate() {
+            if !activation.active[p] {
+                continue;
+            }
+            for m in pattern.regex.find_iter(bytes) {
+                let span = (m.start(), m.end());
+                self.confirm(text, field, pattern.rule, span, verdicts, found);
+            }
+        }
+        if any_window {
+            for w in &activation.windows {
+                let hay = &bytes[..w.end];
+                for d in &self.windowed {
+                    if w.digits < d.min_digits || w.dots < d.min_dots || d.phone && !w.phone_shape {
+                        continue;
+                    }
+                    let mut pos = w.start;
+                    while pos < w.end {
+                        let Some(m) = d.regex.find_at(hay, pos) else {
+                            break;
+                        };
+                        let span = (m.start(), m.end());
+                        self.confirm(text, field, d.rule, span, verdicts, found);
+                        pos = if m.end() > m.start() {
+                            m.end()
+                        } else {
+                            m.end() + 1
+                        };
+                    }
                 }
             }
         }
@@ -597,9 +567,9 @@ impl Custom {
 }
 
 /// Keep the best of overlapping verdicts: higher priority, then longer, then earlier.
-fn resolve_overlaps(mut found: Vec<(Match, u8)>) -> Vec<Match> {
+fn resolve_overlaps(found: &mut [(Match, u8)]) -> Vec<Match> {
     if found.len() <= 1 {
-        return found.into_iter().map(|(m, _)| m).collect();
+        return found.iter().map(|(m, _)| *m).collect();
     }
     found.sort_by(|(a, pa), (b, pb)| {
         pb.cmp(pa)
@@ -607,9 +577,9 @@ fn resolve_overlaps(mut found: Vec<(Match, u8)>) -> Vec<Match> {
             .then(a.start.cmp(&b.start))
     });
     let mut kept: Vec<Match> = Vec::with_capacity(found.len());
-    for (m, _) in found {
+    for (m, _) in found.iter() {
         if kept.iter().all(|k| m.end <= k.start || m.start >= k.end) {
-            kept.push(m);
+            kept.push(*m);
         }
     }
     kept.sort_by_key(|m| (m.start, m.end));

@@ -3,6 +3,9 @@
 //! headers. Output is one `FieldFinding` per (location, field path, label) of a record, the
 //! unit a later inventory stage aggregates. Values never leave this module unmasked.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::builtin::{name_segments, secret_name, secret_value_ok};
@@ -105,15 +108,49 @@ const SCANNED_HEADERS: [&str; 10] = [
     "location",
 ];
 
+thread_local! {
+    /// `kind_from_field_name` answers by name: API bodies repeat the same keys.
+    static NAME_KINDS: RefCell<HashMap<Box<str>, Option<SensitiveKind>>> =
+        RefCell::new(HashMap::new());
+}
+
+/// Names remembered per thread before the memo starts over.
+const NAME_MEMO_CAP: usize = 4096;
+
+/// `kind_from_field_name`, memoized per thread for names of up to 64 bytes.
+pub(crate) fn cached_kind_from_field_name(name: &str) -> Option<SensitiveKind> {
+    if name.len() > 64 {
+        return kind_from_field_name(name);
+    }
+    NAME_KINDS.with(|cell| {
+        let Ok(mut memo) = cell.try_borrow_mut() else {
+            return kind_from_field_name(name);
+        };
+        if let Some(kind) = memo.get(name) {
+            return *kind;
+        }
+        let kind = kind_from_field_name(name);
+        if memo.len() >= NAME_MEMO_CAP {
+            memo.clear();
+        }
+        memo.insert(name.into(), kind);
+        kind
+    })
+}
+
+/// Words (ASCII case-insensitive) of which every field name that `kind_from_field_name`
+/// labels contains one. The prefilter reports where each occurs (`Activation::key_words`),
+/// so that the JSON walk looks up only keys holding one.
+pub(crate) const FIELD_NAME_HINTS: [&str; 30] = [
+    "pass", "pwd", "secret", "token", "key", "auth", "cred", "name", "addr", "street", "birth",
+    "dob", "ssn", "social", "phone", "tel", "mobile", "cell", "msisdn", "fax", "card", "cc", "pan",
+    "dni", "nif", "nino", "cpf", "aadhaar", "national", "cookie",
+];
+
 /// What a field name alone says the value is.
 pub(crate) fn kind_from_field_name(name: &str) -> Option<SensitiveKind> {
     // Cheap rejection first: most keys name none of these.
-    const HINTS: [&str; 30] = [
-        "pass", "pwd", "secret", "token", "key", "auth", "cred", "name", "addr", "street", "birth",
-        "dob", "ssn", "social", "phone", "tel", "mobile", "cell", "msisdn", "fax", "card", "cc",
-        "pan", "dni", "nif", "nino", "cpf", "aadhaar", "national", "cookie",
-    ];
-    if !HINTS
+    if !FIELD_NAME_HINTS
         .iter()
         .any(|h| crate::builtin::contains_ci(name.as_bytes(), h.as_bytes()))
     {
@@ -320,7 +357,7 @@ impl<'c> Collector<'c> {
     fn field(&mut self, path: &str, name: &str, value: &str) {
         let c = self.classifier;
         let matches = c.scan_with_field(value, Some(name));
-        let by_name = kind_from_field_name(name).filter(|k| c.kind_enabled(*k));
+        let by_name = cached_kind_from_field_name(name).filter(|k| c.kind_enabled(*k));
         let mut named_kind_found = false;
         for m in &matches {
             named_kind_found |= Some(m.kind) == by_name;
@@ -343,6 +380,12 @@ impl<'c> Collector<'c> {
             }
         }
     }
+}
+
+/// `a == b`, rejecting most different keys before a full comparison.
+fn same_key(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.first() == b.first() && a.last() == b.last() && a == b
 }
 
 fn percent_decode(s: &str) -> String {
@@ -382,7 +425,12 @@ impl Classifier {
     ) -> BodyScan {
         let (body, truncated) = self.capped(body);
         let mut col = Collector::new(self, location, status);
-        let (matches, field_hint) = self.scan_inner(body, None);
+        // Offsets of the words a field name must hold to name a kind: keys holding none
+        // skip the name lookup.
+        let mut key_words: Vec<usize> = Vec::new();
+        // `key_words[word]` is the first word at or after `last_key_start`.
+        let (mut word, mut last_key_start) = (0usize, 0usize);
+        let (matches, field_hint) = self.scan_inner_keys(body, None, Some(&mut key_words));
         if matches.is_empty() && !field_hint && !self.has_custom_field_rules {
             return BodyScan {
                 findings: Vec::new(),
@@ -392,12 +440,14 @@ impl Classifier {
         let mut next = 0;
         let mut path_buf = String::new();
         let mut names: Vec<(&str, (Option<SensitiveKind>, bool))> = Vec::new();
+        // Indices of the matches inside the current scalar (reused across scalars).
+        let mut here: Vec<usize> = Vec::new();
         let walked = json_walk::walk(body, |s| {
             // Value detector matches inside this scalar.
-            let mut here: Vec<&Match> = Vec::new();
+            here.clear();
             while next < matches.len() && matches[next].start < s.end {
                 if matches[next].start >= s.start && matches[next].end <= s.end {
-                    here.push(&matches[next]);
+                    here.push(next);
                 } else {
                     // Outside any scalar (spanning tokens): record at the root.
                     let m = &matches[next];
@@ -405,22 +455,41 @@ impl Classifier {
                 }
                 next += 1;
             }
-            let name = match s
+            let (name, name_has_word) = match s
                 .steps
                 .iter()
                 .rev()
                 .find(|st| matches!(st, Step::Member { .. }))
             {
-                Some(Step::Member { key_start, key_end }) => body.get(*key_start..*key_end),
-                _ => None,
+                Some(&Step::Member { key_start, key_end }) => {
+                    // Keys mostly come in document order: move the cursor forward, and
+                    // search again only for a key before the last one.
+                    if key_start < last_key_start {
+                        word = key_words.partition_point(|&p| p < key_start);
+                    } else {
+                        while key_words.get(word).is_some_and(|&p| p < key_start) {
+                            word += 1;
+                        }
+                    }
+                    last_key_start = key_start;
+                    let has_word = key_words.get(word).is_some_and(|&p| p < key_end);
+                    let name = if has_word || self.has_custom_field_rules {
+                        body.get(key_start..key_end)
+                    } else {
+                        None
+                    };
+                    (name, has_word)
+                }
+                _ => (None, false),
             };
             // Keys repeat (arrays of objects): classify each distinct name once per body.
             let (by_name, custom_by_name) = match name {
-                Some(n) => match names.iter().find(|(k, _)| *k == n) {
+                Some(_) if !name_has_word && !self.has_custom_field_rules => (None, false),
+                Some(n) => match names.iter().find(|(k, _)| same_key(k, n)) {
                     Some((_, v)) => *v,
                     None => {
                         let v = (
-                            kind_from_field_name(n).filter(|k| self.kind_enabled(*k)),
+                            cached_kind_from_field_name(n).filter(|k| self.kind_enabled(*k)),
                             self.has_custom_field_rules
                                 && self.custom_field_rules(n).next().is_some(),
                         );
@@ -435,11 +504,10 @@ impl Classifier {
             if here.is_empty() && by_name.is_none() && !custom_by_name {
                 return;
             }
-            path_buf.clear();
-            path_buf.push_str(&json_walk::render_path(body, s.steps));
+            json_walk::render_path_into(body, s.steps, &mut path_buf);
             let value = &body[s.start..s.end];
             let mut named_kind_found = false;
-            for m in here {
+            for m in here.iter().map(|&i| &matches[i]) {
                 // Weak formats (an unformatted 9-digit number) need the field name's support.
                 if m.confidence < 0.6 && Some(m.kind) != by_name {
                     continue;
@@ -572,8 +640,8 @@ impl Classifier {
         let mut col = Collector::new(self, location, status);
         for (name, value) in headers {
             let lower = name.to_ascii_lowercase();
-            let selected =
-                SCANNED_HEADERS.contains(&lower.as_str()) || kind_from_field_name(name).is_some();
+            let selected = SCANNED_HEADERS.contains(&lower.as_str())
+                || cached_kind_from_field_name(name).is_some();
             if !selected {
                 continue;
             }

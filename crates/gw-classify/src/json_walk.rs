@@ -164,21 +164,51 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// Index of the closing quote of a string whose content starts at `i`.
+/// The first quote or backslash among the eight bytes of `x` (little-endian), as the top
+/// bit of its byte; bits above it may be wrong, so use only the lowest set bit.
+fn quote_or_backslash(x: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const TOP: u64 = 0x8080_8080_8080_8080;
+    let zero_at = |v: u64| v.wrapping_sub(ONES) & !v & TOP;
+    zero_at(x ^ (ONES * u64::from(b'"'))) | zero_at(x ^ (ONES * u64::from(b'\\')))
+}
+
+/// Index of the closing quote of a string whose content starts at `i`. Strings of JSON
+/// bodies are mostly short: eight bytes at a time is cheaper than setting up a vectorised
+/// search per string.
 fn string_end(b: &[u8], mut i: usize) -> Option<usize> {
-    while i < b.len() {
-        let at = i + memchr::memchr2(b'"', b'\\', &b[i..])?;
-        if b[at] == b'"' {
-            return Some(at);
+    loop {
+        while let Some(chunk) = b.get(i..i + 8) {
+            let x = u64::from_le_bytes([
+                chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7],
+            ]);
+            let found = quote_or_backslash(x);
+            if found != 0 {
+                i += (found.trailing_zeros() / 8) as usize;
+                break;
+            }
+            i += 8;
         }
-        i = at + 2;
+        match b.get(i)? {
+            b'"' => return Some(i),
+            b'\\' => i += 2,
+            _ => i += 1,
+        }
     }
-    None
 }
 
 /// Render steps as a JSONPath-like field path: `$.customer.email`, `$.items[*].card`.
+#[cfg(test)]
 pub(crate) fn render_path(body: &str, steps: &[Step]) -> String {
-    let mut out = String::from("$");
+    let mut out = String::new();
+    render_path_into(body, steps, &mut out);
+    out
+}
+
+/// `render_path` into a reused buffer (cleared first).
+pub(crate) fn render_path_into(body: &str, steps: &[Step], out: &mut String) {
+    out.clear();
+    out.push('$');
     for s in steps {
         match *s {
             Step::Member { key_start, key_end } => {
@@ -199,7 +229,6 @@ pub(crate) fn render_path(body: &str, steps: &[Step]) -> String {
             Step::Element => out.push_str("[*]"),
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -240,6 +269,20 @@ mod tests {
         let got = paths(r#"["a\"b", "c"]"#);
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].1, r#"a\"b"#);
+    }
+
+    #[test]
+    fn string_ends_skip_escapes_at_every_offset() {
+        for pad in 0..20 {
+            let body = format!("{}\\\"x\\\\\"tail\"", "a".repeat(pad));
+            let b = body.as_bytes();
+            assert_eq!(string_end(b, 0), Some(body.len() - 6), "{body}");
+            assert_eq!(string_end(&b[..pad + 1], 0), None, "{body}");
+            let plain = format!("{}\"", "é".repeat(pad));
+            assert_eq!(string_end(plain.as_bytes(), 0), Some(plain.len() - 1));
+        }
+        assert_eq!(string_end(b"abc", 0), None);
+        assert_eq!(string_end(b"abcdefgh\\", 0), None);
     }
 
     #[test]

@@ -25,6 +25,7 @@ mod exchange;
 mod json_walk;
 mod kind;
 mod mask;
+mod prefilter;
 mod stream;
 pub mod validate;
 
