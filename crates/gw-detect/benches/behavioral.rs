@@ -1,4 +1,5 @@
-//! Per-record cost of the behavioural detectors on warm state, next to the signature
+//! Per-record cost of the behavioural detectors on warm state (findings and record marks taken
+//! after every batch), next to the signature
 //! detectors on the same records (records/s).
 //!
 //! Warm-up: 27 simulated hours at 3 rps (past the 24 h learning period) go through every
@@ -66,12 +67,15 @@ fn bench_set(
     timed: &[Exchange],
 ) {
     let mut sink = Vec::new();
+    let mut marks = Vec::new();
     for chunk in warm.chunks(256) {
         for d in &mut detectors {
             d.detect(chunk, &mut sink);
+            d.take_marks(&mut marks);
         }
     }
     sink.clear();
+    marks.clear();
     let mut round = 0;
     let mut findings = 0usize;
     let mut rounds = 0usize;
@@ -83,9 +87,11 @@ fn bench_set(
             },
             |batch: &mut Vec<Exchange>| {
                 sink.clear();
+                marks.clear();
                 for chunk in batch.chunks(256) {
                     for d in &mut detectors {
                         d.detect(chunk, &mut sink);
+                        d.take_marks(&mut marks);
                     }
                 }
                 findings += sink.len();

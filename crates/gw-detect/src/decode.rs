@@ -13,41 +13,65 @@ use std::borrow::Cow;
 /// How many percent-decoding passes at most (`%25252e` needs three).
 const MAX_PERCENT_PASSES: usize = 4;
 
+/// How many rounds of the whole pipeline (percent, backslash, HTML, UTF-7) at most.
+const MAX_ROUNDS: usize = 3;
+
 /// The canonical form of a raw value.
 ///
 /// `plus_is_space` is true for query strings and form bodies, where `+` encodes a space.
 pub fn canonicalize(raw: &str, plus_is_space: bool) -> Cow<'_, str> {
-    let bytes = raw.as_bytes();
-    let needs_work = bytes.iter().any(|&b| {
-        b == b'%' || b == b'\\' || b == b'&' || (b == b'+' && plus_is_space) || b >= 0x80
-    });
-    if !needs_work {
+    if !has_encoding(raw.as_bytes(), plus_is_space) && raw.is_ascii() {
         return Cow::Borrowed(raw);
     }
     let mut text: String = raw.to_string();
     let mut plus = plus_is_space;
-    for _ in 0..MAX_PERCENT_PASSES {
-        match percent_decode_pass(&text, plus) {
-            Some(next) => text = next,
-            None => break,
+    // Layers can nest in any order (`&#37;3C` is a percent triplet behind an HTML reference,
+    // `%26%2360%3B` the other way round), so the whole pipeline repeats until nothing changes.
+    for _ in 0..MAX_ROUNDS {
+        let mut changed = false;
+        for _ in 0..MAX_PERCENT_PASSES {
+            match percent_decode_pass(&text, plus) {
+                Some(next) => {
+                    text = next;
+                    changed = true;
+                }
+                None => break,
+            }
+            // `+` is a space only in the outer layer; inner layers keep literal pluses.
+            plus = false;
         }
-        // `+` is a space only in the outer layer; inner layers keep literal pluses.
         plus = false;
-    }
-    if let Some(next) = decode_backslash_escapes(&text) {
-        text = next;
-        // `\x25\x32\x65` style double encodings end up as percent triplets.
-        if let Some(next) = percent_decode_pass(&text, false) {
+        if let Some(next) = decode_backslash_escapes(&text) {
             text = next;
+            changed = true;
         }
-    }
-    if let Some(next) = decode_html_references(&text) {
-        text = next;
+        if let Some(next) = decode_html_references(&text) {
+            text = next;
+            changed = true;
+        }
+        if let Some(next) = decode_utf7_markup(&text) {
+            text = next;
+            changed = true;
+        }
+        // Another round only when the decoded text still holds an encoding trigger.
+        if !changed || !has_encoding(text.as_bytes(), false) {
+            break;
+        }
     }
     if let Some(next) = fold_lookalikes(&text) {
         text = next;
     }
     Cow::Owned(text)
+}
+
+/// Whether `bytes` hold anything a decoding layer would change: `%`, `\\`, `&`, a `+` that is
+/// a space, or the `+A` that starts a UTF-7 run of ASCII code units (`+ADw-`).
+fn has_encoding(bytes: &[u8], plus_is_space: bool) -> bool {
+    bytes.iter().enumerate().any(|(i, &b)| match b {
+        b'%' | b'\\' | b'&' => true,
+        b'+' => plus_is_space || bytes.get(i + 1) == Some(&b'A'),
+        _ => false,
+    })
 }
 
 fn hex_val(b: u8) -> Option<u8> {
@@ -257,6 +281,9 @@ fn decode_html_references(s: &str) -> Option<String> {
         ("commat;", '@'),
         ("lbrace", '{'),
         ("rbrace", '}'),
+        // Legacy references HTML parsers accept without the semicolon.
+        ("quot", '"'),
+        ("amp", '&'),
         ("lt", '<'),
         ("gt", '>'),
     ];
@@ -272,9 +299,14 @@ fn decode_html_references(s: &str) -> Option<String> {
                     Some(b'x' | b'X') => (true, i + 3),
                     _ => (false, i + 2),
                 };
-                let mut end = start;
+                // Leading zeros are padding (`&#0000000060`), not part of the length limit.
+                let mut digits_start = start;
+                while b.get(digits_start) == Some(&b'0') {
+                    digits_start += 1;
+                }
+                let mut end = digits_start;
                 while end < b.len()
-                    && end - start < 8
+                    && end - digits_start < 8
                     && (if hex {
                         b[end].is_ascii_hexdigit()
                     } else {
@@ -284,7 +316,11 @@ fn decode_html_references(s: &str) -> Option<String> {
                     end += 1;
                 }
                 if end > start {
-                    let digits = &s[start..end];
+                    let digits = if end > digits_start {
+                        &s[digits_start..end]
+                    } else {
+                        "0"
+                    };
                     let cp = if hex {
                         u32::from_str_radix(digits, 16).ok()
                     } else {
@@ -317,6 +353,79 @@ fn decode_html_references(s: &str) -> Option<String> {
         i += ch_len;
     }
     changed.then_some(out)
+}
+
+/// The modified-base64 alphabet of UTF-7 (RFC 2152).
+fn base64_val(b: u8) -> Option<u32> {
+    match b {
+        b'A'..=b'Z' => Some(u32::from(b - b'A')),
+        b'a'..=b'z' => Some(u32::from(b - b'a') + 26),
+        b'0'..=b'9' => Some(u32::from(b - b'0') + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    }
+}
+
+/// Decodes one UTF-7 shifted run (the base64 text after `+`) into ASCII, or `None` when it
+/// is not a clean run of whole UTF-16 units that are all ASCII.
+fn utf7_run_ascii(run: &[u8]) -> Option<String> {
+    let mut bits: u32 = 0;
+    let mut nbits = 0;
+    let mut out = String::new();
+    for &c in run {
+        bits = (bits << 6) | base64_val(c)?;
+        nbits += 6;
+        if nbits >= 16 {
+            nbits -= 16;
+            let unit = (bits >> nbits) & 0xffff;
+            bits &= (1 << nbits) - 1;
+            out.push(char::from(u8::try_from(unit).ok().filter(u8::is_ascii)?));
+        }
+    }
+    (nbits < 6 && bits == 0 && !out.is_empty()).then_some(out)
+}
+
+/// UTF-7 encoded markup (`+ADw-script+AD4-`): browsers that sniffed UTF-7 ran it, and
+/// filters that look for `<` miss it. Only runs that decode to ASCII with at least one
+/// character that is not a letter or digit are decoded, so ordinary text with a `+`
+/// (`C++`, `+1-555`, `a+b`) stays as it is; `None` when nothing changed.
+fn decode_utf7_markup(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    if !memchr::memchr_iter(b'+', b).any(|i| b.get(i + 1) == Some(&b'A')) {
+        return None;
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut changed = false;
+    let mut copied = 0;
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'+' && b.get(i + 1) == Some(&b'A') {
+            let run_end = (i + 1..b.len())
+                .find(|&j| base64_val(b[j]).is_none() || b[j] == b'+')
+                .unwrap_or(b.len());
+            if let Some(ascii) = utf7_run_ascii(&b[i + 1..run_end])
+                && ascii.bytes().any(|c| !c.is_ascii_alphanumeric())
+            {
+                out.push_str(&s[copied..i]);
+                out.push_str(&ascii);
+                i = if b.get(run_end) == Some(&b'-') {
+                    run_end + 1
+                } else {
+                    run_end
+                };
+                copied = i;
+                changed = true;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    if !changed {
+        return None;
+    }
+    out.push_str(&s[copied..]);
+    Some(out)
 }
 
 fn utf8_len(lead: u8) -> usize {
@@ -407,9 +516,84 @@ mod tests {
     }
 
     #[test]
+    fn utf7_markup() {
+        assert_eq!(
+            canonicalize("+ADw-script+AD4-alert(1)+ADw-/script+AD4-", false),
+            "<script>alert(1)</script>"
+        );
+        // Delivered in a query string the `+` must be percent-encoded to survive.
+        assert_eq!(canonicalize("%2BADw-img src=x%2BAD4-", true), "<img src=x>");
+        // Runs longer than one character and without the closing `-`.
+        assert_eq!(canonicalize("+ADwAPg x", false), "<> x");
+        // Ordinary pluses and base64-looking words stay.
+        for s in [
+            "C++ and C#",
+            "+1-555-0100",
+            "a+b=c",
+            "+AB-",
+            "x +Abc- y",
+            "+AGE-",
+        ] {
+            assert_eq!(canonicalize(s, false), s, "{s}");
+        }
+    }
+
+    #[test]
+    fn overlong_and_iis_forms() {
+        // 2-, 3- and 4-byte overlong `/` and `.`, double-encoded, and IIS `%u` forms.
+        assert_eq!(canonicalize("%c0%ae%c0%ae%c0%af", false), "../");
+        assert_eq!(canonicalize("%e0%80%ae%e0%80%ae/", false), "../");
+        assert_eq!(canonicalize("%f0%80%80%ae.%f0%80%80%af", false), "../");
+        assert_eq!(canonicalize("%25c0%25ae%25c0%25ae%25c0%25af", false), "../");
+        assert_eq!(canonicalize("%u002e%u002e%u002fetc", false), "../etc");
+        assert_eq!(canonicalize("%25u002e%25u002e%25u2215", false), "../");
+        assert_eq!(canonicalize("%U003Cscript%U003E", false), "<script>");
+        assert_eq!(canonicalize("%%35%63", false), "\\");
+    }
+
+    #[test]
+    fn html_references_without_semicolons() {
+        assert_eq!(canonicalize("&#60script&#62", false), "<script>");
+        assert_eq!(canonicalize("&#x3Cimg&#X3E", false), "<img>");
+        assert_eq!(canonicalize("&#00000000060;x", false), "<x");
+        assert_eq!(
+            canonicalize("&#0000000000106avascript", false),
+            "javascript"
+        );
+        assert_eq!(canonicalize("a=&quotx&quot", false), "a=\"x\"");
+        assert_eq!(canonicalize("&ltsvg onload=1&gt", false), "<svg onload=1>");
+    }
+
+    #[test]
+    fn nested_encodings_in_any_order() {
+        // HTML reference hiding a percent triplet, and the other way round.
+        assert_eq!(canonicalize("&#37;3Cscript&#37;3E", false), "<script>");
+        assert_eq!(canonicalize("%26%2360%3Bscript%26gt%3B", false), "<script>");
+        // Backslash escape of a percent triplet, and an HTML reference to a backslash escape.
+        assert_eq!(canonicalize("\\x25\\x33\\x63", false), "<");
+        assert_eq!(canonicalize("&#92;u003cscript", false), "<script");
+        // Triple percent encoding of a UTF-7 run.
+        assert_eq!(canonicalize("%25252BADw-x", false), "<x");
+    }
+
+    #[test]
     fn broken_encodings_do_not_panic() {
         for s in [
-            "%", "%u12", "\\u", "\\x4", "&#", "&#x;", "%c0", "%f0%80", "é%e9",
+            "%",
+            "%u12",
+            "\\u",
+            "\\x4",
+            "&#",
+            "&#x;",
+            "%c0",
+            "%f0%80",
+            "é%e9",
+            "+A",
+            "+A-",
+            "+AAAA",
+            "+/v8-",
+            "&#",
+            "&#0000000000000000000",
         ] {
             let _ = canonicalize(s, true);
         }

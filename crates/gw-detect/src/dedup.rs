@@ -71,6 +71,13 @@ impl AlertBook {
         }
     }
 
+    /// The id an alert for `fingerprint` (a detector's un-windowed dedup key) opened at event
+    /// time `at` has, or will have once a finding opens it: the id [`AlertBook::record`] gives.
+    pub fn alert_id_for(&self, fingerprint: &str, at: Timestamp) -> String {
+        let window = self.window_index(at);
+        hex_digest(&[fingerprint, &window.to_string()])
+    }
+
     /// Files one finding. Its `fingerprint` is read as the dedup key; an opened alert gets a
     /// fingerprint and id that also name the window.
     pub fn record(&mut self, mut finding: Finding) -> Recorded {
@@ -203,6 +210,19 @@ mod tests {
         let fb: Vec<_> = b.drain().into_iter().map(|f| f.fingerprint).collect();
         assert_eq!(fa[0], fb[0]);
         assert_ne!(fa[0], fa[1]);
+    }
+
+    #[test]
+    fn alert_id_for_names_the_alert_record_opens() {
+        let mut book = AlertBook::new(SignedDuration::from_secs(60), 5).unwrap();
+        let at = |s| Timestamp::from_second(s).unwrap();
+        let before = book.alert_id_for("k", at(70));
+        book.record(hit("k", 65, "x"));
+        let opened = book.open_alerts().next().unwrap().id.clone();
+        assert_eq!(before, opened);
+        assert_eq!(book.alert_id_for("k", at(119)), opened);
+        assert_ne!(book.alert_id_for("k", at(120)), opened);
+        assert_ne!(book.alert_id_for("other", at(65)), opened);
     }
 
     #[test]

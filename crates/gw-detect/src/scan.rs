@@ -398,7 +398,24 @@ fn scan_body(content_type: &str, text: &str, hits: &mut Vec<SignatureHit>) {
         scan_pairs(Place::Form, text, hits);
         return;
     }
+    if ct.is_empty() && looks_url_encoded(text) {
+        // A bare URL-encoded value (`UnIon+seleCt%0A`, `pay%3DAND+1%3D1`): clients that
+        // post a form without a content type; the application reads it form-decoded.
+        scan_value(Place::Form, "", &|| "body".into(), text, hits);
+        return;
+    }
     scan_value(Place::TextBody, "", &|| "body".into(), text, hits);
+}
+
+/// One token of URL syntax: no whitespace, and a `+` or a `%XX` escape in it.
+fn looks_url_encoded(text: &str) -> bool {
+    let b = text.as_bytes();
+    !b.iter().any(u8::is_ascii_whitespace)
+        && (memchr::memchr(b'+', b).is_some()
+            || memchr::memchr_iter(b'%', b).any(|at| {
+                b.get(at + 1..at + 3)
+                    .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+            }))
 }
 
 /// A body without a usable content type that reads as `name=value&...`.
@@ -637,6 +654,18 @@ mod tests {
         let mut hits = Vec::new();
         scanner.scan_exchange(&x, &mut hits);
         assert!(hits.iter().any(|h| h.rule.id == "GW-T-SQLI"), "{hits:?}");
+    }
+
+    #[test]
+    fn bare_url_encoded_body_without_content_type_is_form_decoded() {
+        let mut x = exchange("/post", None, Some("UnIon+seleCt+1,2--%0A"));
+        x.request.headers = Some(vec![Header::new("user-agent", "curl/8.0")]);
+        let mut hits = Vec::new();
+        scan_exchange(&x, &mut hits);
+        assert!(rules(&hits).contains(&("GW-T-SQLI", "body")), "{hits:?}");
+        assert!(looks_url_encoded("a+b%2Fc"));
+        assert!(!looks_url_encoded("plain text with spaces + more"));
+        assert!(!looks_url_encoded("100%-sure"));
     }
 
     #[test]

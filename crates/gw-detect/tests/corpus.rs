@@ -17,8 +17,9 @@
 //!   positive; `ambiguous` records are not scored. They are reported side by side with
 //!   regression floors, not with the brief's thresholds: the CRS tests exercise individual
 //!   ModSecurity regexes up to paranoia level 4, so many "attacks" are fragments a lexical
-//!   detector must not flag on API traffic (`COUNT(`, `round(`, `RLIKE`, cmd.exe `FOR /F`
-//!   batch syntax, `/sys/class`). The brief's thresholds are asserted on the payload lists
+//!   detector must not flag on API traffic (`COUNT(`, `round(`, `RLIKE`, `/sys/class`).
+//!   Whole cmd.exe `FOR ... IN (...) DO` / `IF EXIST` statements are real commands and are
+//!   detected. The brief's thresholds are asserted on the payload lists
 //!   together with the labelled HttpParams values.
 //!
 //! Run with `cargo test -p gw-detect --test corpus -- --nocapture` to see the tables.
@@ -174,6 +175,8 @@ fn list_threshold(family: &str) -> Option<f64> {
         "sqli" => Some(0.97),
         "xss" => Some(0.95),
         "cmdi" | "traversal" => Some(0.90),
+        // Not in the brief's table; held at the level the structural rules reach.
+        "xxe" | "ldap" => Some(0.90),
         _ => None,
     }
 }
@@ -408,11 +411,11 @@ fn crs_labelled_requests() {
             .map_or(1.0, |(t, h, _)| *h as f64 / *t as f64)
     };
     for (family, floor) in [
-        ("sqli", 0.23),
-        ("xss", 0.60),
-        ("cmdi", 0.25),
+        ("sqli", 0.26),
+        ("xss", 0.62),
+        ("cmdi", 0.50),
         ("traversal", 0.45),
-        ("log4shell", 0.90),
+        ("log4shell", 0.95),
         ("ssrf", 0.85),
         ("scanner", 1.0),
     ] {

@@ -17,6 +17,7 @@
 //! resolves them against the configuration file before handing the config over.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use gw_model::Severity;
 use serde::{Deserialize, Serialize};
@@ -55,11 +56,25 @@ pub struct IntelListConfig {
     /// ([`ListCategory::default_severity`]).
     #[serde(default)]
     pub severity: Option<Severity>,
-    /// Periodic download source. **Not supported yet**: loading a config that sets it fails with
-    /// a clear error. Fetch the file with an external job and point `path` at it.
+    /// Periodic download source (`http://` or `https://`). Default: none, and then nothing is
+    /// ever fetched. When set, a running reloader ([`crate::spawn_reloader`]) downloads the list
+    /// every [`refresh_interval_secs`](Self::refresh_interval_secs), validates it and atomically
+    /// replaces `path`; on any failure the previous file stays (see [`crate::download_list`]).
     #[serde(default)]
     pub url: Option<String>,
+    /// Seconds between downloads of `url`. Default: 86 400 (24 h); at least 3 600 (1 h).
+    #[serde(default)]
+    pub refresh_interval_secs: Option<u64>,
+    /// A download with fewer prefixes than this is rejected as broken. Default: 1.
+    #[serde(default)]
+    pub min_entries: Option<usize>,
 }
+
+/// Default [`IntelListConfig::refresh_interval_secs`]: 24 hours.
+pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+/// Smallest accepted [`IntelListConfig::refresh_interval_secs`]: 1 hour (feeds ask clients not
+/// to poll more often).
+pub const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(3600);
 
 impl IntelListConfig {
     /// A list with the default format and severity.
@@ -71,7 +86,20 @@ impl IntelListConfig {
             category,
             severity: None,
             url: None,
+            refresh_interval_secs: None,
+            min_entries: None,
         }
+    }
+
+    /// The download interval: the configured one, or [`DEFAULT_REFRESH_INTERVAL`].
+    pub fn effective_refresh_interval(&self) -> Duration {
+        self.refresh_interval_secs
+            .map_or(DEFAULT_REFRESH_INTERVAL, Duration::from_secs)
+    }
+
+    /// The smallest acceptable download: the configured `min_entries`, or 1.
+    pub fn effective_min_entries(&self) -> usize {
+        self.min_entries.unwrap_or(1).max(1)
     }
 
     /// The configured severity, or the category's default.
@@ -152,7 +180,7 @@ pub struct GeoIpConfig {
 }
 
 impl EnrichConfig {
-    /// Checks what serde cannot: unique non-empty names, no download URLs.
+    /// Checks what serde cannot: unique non-empty names, download URL scheme and interval.
     pub fn validate(&self) -> Result<(), EnrichError> {
         validate_lists(&self.lists)
     }
@@ -177,11 +205,30 @@ pub(crate) fn validate_lists(lists: &[IntelListConfig]) -> Result<(), EnrichErro
                 ),
             });
         }
-        if let Some(url) = &list.url {
-            return Err(EnrichError::DownloadUnsupported {
-                name: list.name.clone(),
-                url: url.clone(),
-            });
+        let field_error = |reason: String| EnrichError::InvalidConfig {
+            reason: format!("enrich.lists[{i}] (\"{}\"): {reason}", list.name),
+        };
+        match &list.url {
+            Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
+                return Err(field_error(format!(
+                    "`url = \"{url}\"`: only http:// and https:// URLs can be downloaded"
+                )));
+            }
+            Some(_) => {}
+            None if list.refresh_interval_secs.is_some() || list.min_entries.is_some() => {
+                return Err(field_error(
+                    "`refresh_interval_secs` / `min_entries` need a `url` to download from".into(),
+                ));
+            }
+            None => {}
+        }
+        if let Some(secs) = list.refresh_interval_secs
+            && Duration::from_secs(secs) < MIN_REFRESH_INTERVAL
+        {
+            return Err(field_error(format!(
+                "`refresh_interval_secs = {secs}` is below the minimum of {}",
+                MIN_REFRESH_INTERVAL.as_secs()
+            )));
         }
         if lists[..i].iter().any(|other| other.name == list.name) {
             return Err(EnrichError::InvalidConfig {
@@ -245,14 +292,34 @@ mod tests {
     }
 
     #[test]
-    fn a_download_url_is_rejected_naming_the_list() {
+    fn download_settings_are_checked() {
         let mut list = IntelListConfig::new("spamhaus", "drop.txt", ListCategory::Malicious);
         list.url = Some("https://www.spamhaus.org/drop/drop.txt".into());
-        let err = validate_lists(&[list]).unwrap_err().to_string();
+        validate_lists(std::slice::from_ref(&list)).unwrap();
+        assert_eq!(list.effective_refresh_interval(), DEFAULT_REFRESH_INTERVAL);
+        assert_eq!(list.effective_min_entries(), 1);
+
+        list.refresh_interval_secs = Some(600);
+        let err = validate_lists(std::slice::from_ref(&list))
+            .unwrap_err()
+            .to_string();
         assert!(
-            err.contains("spamhaus") && err.contains("not supported"),
+            err.contains("spamhaus") && err.contains("below the minimum"),
             "{err}"
         );
+        list.refresh_interval_secs = Some(7200);
+        validate_lists(std::slice::from_ref(&list)).unwrap();
+        assert_eq!(list.effective_refresh_interval(), Duration::from_secs(7200));
+
+        list.url = Some("ftp://example.com/x".into());
+        let err = validate_lists(std::slice::from_ref(&list))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("only http://"), "{err}");
+
+        list.url = None;
+        let err = validate_lists(&[list]).unwrap_err().to_string();
+        assert!(err.contains("need a `url`"), "{err}");
     }
 
     #[test]

@@ -14,11 +14,15 @@ pub enum EnrichError {
         #[source]
         source: std::io::Error,
     },
+    /// A download of a list failed; the previous file was kept.
     #[error(
-        "intel list \"{name}\": `url = \"{url}\"`: downloading lists is not supported yet; \
-         fetch the file with an external job and set `path` only"
+        "intel list \"{name}\": download from {url} failed, keeping the previous file: {reason}"
     )]
-    DownloadUnsupported { name: String, url: String },
+    Download {
+        name: String,
+        url: String,
+        reason: String,
+    },
     #[error("invalid enrich configuration: {reason}")]
     InvalidConfig { reason: String },
     #[error("intel lists: {reason}")]

@@ -13,19 +13,31 @@ use gw_sketch::{
     BoundedMap, DdSketch, Ewma, HyperLogLog, SeasonalBaseline, Threshold, stable_hash,
 };
 
+use super::marks::MarkBook;
 use super::volume::confidence_for;
 use super::{
     Alert, BRUTE_FORCE, BehavioralConfig, BehavioralConfigError, CREDENTIAL_STUFFING, StreamClock,
     Who, endpoint_key, event_secs, finding, human, identity_of, template_of, window_words,
 };
-use crate::{Detector, DetectorStats, RuleMeta};
+use serde::{Deserialize, Serialize};
+
+use crate::{DetectorStats, RuleMeta};
 
 const ACTOR_HLL_P: u8 = 6;
 const ENDPOINT_HLL_P: u8 = 10;
 const MIN_OWN_WINDOWS: u32 = 6;
 const MIN_PEER_WINDOWS: u64 = 100;
+/// Keep the mark keys of the three alerts (population, brute force, stuffing) apart.
+const MARK_SALT_POPULATION: u64 = 0x706f_7075_6c61_7469;
+const MARK_SALT_BRUTE: u64 = 0x6272_7574_6566_6f72;
+const MARK_SALT_STUFFING: u64 = 0x7374_7566_6669_6e67;
 
-#[derive(Clone, Debug)]
+/// What a mark of a failed authentication shows.
+fn failed_status() -> (String, Option<String>) {
+    ("response:status".to_string(), None)
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct ActorAuth {
     window: i64,
     failures: u32,
@@ -35,7 +47,7 @@ struct ActorAuth {
     emitted_cs: u8,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct EndpointAuth {
     window: i64,
     failures: u32,
@@ -47,14 +59,19 @@ struct EndpointAuth {
 }
 
 /// See the module documentation.
+#[derive(Serialize, Deserialize)]
 pub struct AuthAbuseDetector {
+    #[serde(skip)]
     cfg: BehavioralConfig,
     clock: StreamClock,
     actors: BoundedMap<u64, ActorAuth>,
     endpoints: BoundedMap<u64, EndpointAuth>,
     peers: DdSketch,
     peer_cache: Option<(i64, f64, f64)>,
+    marks: MarkBook,
+    #[serde(skip)]
     scratch: Vec<f64>,
+    #[serde(skip)]
     stats: DetectorStats,
 }
 
@@ -121,6 +138,7 @@ impl AuthAbuseDetector {
             peers: DdSketch::new(0.02, 512)?,
             peer_cache: None,
             scratch: Vec::new(),
+            marks: MarkBook::new(&cfg.marks)?,
             stats: DetectorStats::default(),
             cfg,
         })
@@ -149,17 +167,17 @@ impl AuthAbuseDetector {
         let cfg = &self.cfg;
 
         // Population view of the endpoint.
-        let (ep, _) = self
-            .endpoints
-            .entry(&stable_hash(endpoint.as_bytes()), t, || EndpointAuth {
-                window: w,
-                failures: 0,
-                users: HyperLogLog::new(ENDPOINT_HLL_P).expect("constant precision"),
-                baseline: cfg.seasonal_baseline(),
-                calls: 0,
-                cached: None,
-                emitted: 0,
-            });
+        let ekey = stable_hash(endpoint.as_bytes());
+        let pop_key = ekey ^ MARK_SALT_POPULATION;
+        let (ep, _) = self.endpoints.entry(&ekey, t, || EndpointAuth {
+            window: w,
+            failures: 0,
+            users: HyperLogLog::new(ENDPOINT_HLL_P).expect("constant precision"),
+            baseline: cfg.seasonal_baseline(),
+            calls: 0,
+            cached: None,
+            emitted: 0,
+        });
         if w > ep.window {
             if ep.calls > 0 {
                 ep.baseline
@@ -176,6 +194,8 @@ impl AuthAbuseDetector {
             if let Some(u) = user {
                 ep.users.insert_hash(u);
             }
+            self.marks
+                .count(pop_key, &CREDENTIAL_STUFFING, w, x, failed_status);
         }
         let ready = learned && ep.baseline.learned_secs(t) >= cfg.min_learning_secs;
         if failed && ready && cfg.credential_stuffing_population.enabled && ep.emitted < max_emit {
@@ -194,7 +214,8 @@ impl AuthAbuseDetector {
             let observed = ep.users.count().round();
             if let Some(th) = th.filter(|th| observed > th.limit) {
                 ep.emitted += 1;
-                out.push(finding(
+                let counted = u64::from(ep.failures);
+                let mut f = finding(
                     x,
                     Alert {
                         rule: &CREDENTIAL_STUFFING,
@@ -217,23 +238,25 @@ impl AuthAbuseDetector {
                         extra: vec![("failures", f64::from(ep.failures)), ("p99", th.upper)],
                         confidence: confidence_for(observed / th.limit.max(1.0)),
                     },
-                ));
+                );
+                self.marks
+                    .fire(pop_key, &CREDENTIAL_STUFFING, w, counted, &mut f);
+                out.push(f);
             }
         }
 
         // Per client IP.
         let Some(ip) = x.actor_ip() else { return };
         let who = Who::Ip(ip);
-        let (a, _) = self
-            .actors
-            .entry(&who.hash_with(&[endpoint.as_bytes()]), t, || ActorAuth {
-                window: w,
-                failures: 0,
-                users: HyperLogLog::new(ACTOR_HLL_P).expect("constant precision"),
-                own: Ewma::new(0.05).expect("constant alpha"),
-                emitted_bf: 0,
-                emitted_cs: 0,
-            });
+        let akey = who.hash_with(&[endpoint.as_bytes()]);
+        let (a, _) = self.actors.entry(&akey, t, || ActorAuth {
+            window: w,
+            failures: 0,
+            users: HyperLogLog::new(ACTOR_HLL_P).expect("constant precision"),
+            own: Ewma::new(0.05).expect("constant alpha"),
+            emitted_bf: 0,
+            emitted_cs: 0,
+        });
         if w > a.window {
             a.own.update(f64::from(a.failures));
             let _ = self.peers.add(f64::from(a.failures));
@@ -250,6 +273,11 @@ impl AuthAbuseDetector {
         if let Some(u) = user {
             a.users.insert_hash(u);
         }
+        let (bf_key, cs_key) = (akey ^ MARK_SALT_BRUTE, akey ^ MARK_SALT_STUFFING);
+        self.marks.count(bf_key, &BRUTE_FORCE, w, x, failed_status);
+        self.marks
+            .count(cs_key, &CREDENTIAL_STUFFING, w, x, failed_status);
+        let counted = u64::from(a.failures);
         if !learned {
             return;
         }
@@ -268,7 +296,7 @@ impl AuthAbuseDetector {
             let limit = super::actor_limit(&a.own, peer_limit, bf, MIN_OWN_WINDOWS);
             if observed > limit {
                 a.emitted_bf += 1;
-                out.push(finding(
+                let mut f = finding(
                     x,
                     Alert {
                         rule: &BRUTE_FORCE,
@@ -288,17 +316,22 @@ impl AuthAbuseDetector {
                         baseline: Some(a.own.mean()),
                         threshold: Some(limit),
                         window: Some(tumbling.label()),
-                        extra: vec![("distinct_usernames", a.users.count().round()), ("peer_quantile", peer_q)],
+                        extra: vec![
+                            ("distinct_usernames", a.users.count().round()),
+                            ("peer_quantile", peer_q),
+                        ],
                         confidence: confidence_for(observed / limit.max(1.0)),
                     },
-                ));
+                );
+                self.marks.fire(bf_key, &BRUTE_FORCE, w, counted, &mut f);
+                out.push(f);
             }
         }
         let cs = &cfg.credential_stuffing.threshold;
         let users = a.users.count().round();
         if cfg.credential_stuffing.enabled && a.emitted_cs < max_emit && users > cs.min_abs {
             a.emitted_cs += 1;
-            out.push(finding(
+            let mut f = finding(
                 x,
                 Alert {
                     rule: &CREDENTIAL_STUFFING,
@@ -319,38 +352,21 @@ impl AuthAbuseDetector {
                     extra: vec![("failures", observed)],
                     confidence: confidence_for(users / cs.min_abs.max(1.0)),
                 },
-            ));
+            );
+            self.marks
+                .fire(cs_key, &CREDENTIAL_STUFFING, w, counted, &mut f);
+            out.push(f);
         }
     }
 }
 
-impl Detector for AuthAbuseDetector {
-    fn name(&self) -> &'static str {
-        "behavioral.auth"
-    }
-
-    fn rules(&self) -> &'static [&'static RuleMeta] {
-        &RULES
-    }
-
-    fn detect(&mut self, batch: &[Exchange], out: &mut Vec<Finding>) {
-        let before = out.len();
-        for x in batch {
-            self.examine(x, out);
-        }
-        self.stats.received += batch.len() as u64;
-        self.stats.findings += (out.len() - before) as u64;
-    }
-
-    fn stats(&self) -> DetectorStats {
-        self.stats
-    }
-}
+super::behavioral_detector!(AuthAbuseDetector, "behavioral.auth", marks);
 
 #[cfg(test)]
 mod tests {
     use super::super::test_support::{Rng, quick_config, rec};
     use super::*;
+    use crate::Detector;
 
     fn login(id: u64, t: i64, ip: &str, user: &str, status: u16) -> Exchange {
         let mut x = rec(

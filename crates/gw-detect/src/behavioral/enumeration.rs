@@ -16,22 +16,28 @@ use gw_sketch::{
     stable_hash_parts,
 };
 
+use super::marks::MarkBook;
 use super::params::{ExtractedParam, extract_path_and_query};
 use super::{
     Alert, BehavioralConfig, BehavioralConfigError, DISTRIBUTED_ENUMERATION, PARAM_ENUMERATION,
-    StreamClock, Who, endpoint_key, event_secs, finding, human, identity_of, window_words,
+    StreamClock, Who, endpoint_key, event_secs, finding, human, identity_of, location_word,
+    window_words,
 };
-use crate::{Detector, DetectorStats, RuleMeta};
+use serde::{Deserialize, Serialize};
+
+use crate::{DetectorStats, RuleMeta};
 
 const ACTOR_HLL_P: u8 = 6;
 const ENDPOINT_HLL_P: u8 = 11;
 const MIN_OWN_WINDOWS: u32 = 6;
 const MIN_PEER_WINDOWS: u64 = 200;
+/// Keeps the population's mark key apart from the actors' keys.
+const POPULATION_MARK_SALT: u64 = 0x706f_7075_6c61_7469;
 /// Two numeric identifiers this close count as sequential.
 const SEQUENTIAL_GAP: i64 = 3;
 
 /// Counters of identifier use in one window.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct IdWindow {
     window: i64,
     distinct: HyperLogLog,
@@ -106,13 +112,13 @@ impl IdWindow {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct ActorIds {
     ids: IdWindow,
     own: Ewma,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct EndpointIds {
     ids: IdWindow,
     baseline: SeasonalBaseline,
@@ -122,19 +128,24 @@ struct EndpointIds {
 }
 
 /// See the module documentation.
+#[derive(Serialize, Deserialize)]
 pub struct EnumerationDetector {
+    #[serde(skip)]
     cfg: BehavioralConfig,
     clock: StreamClock,
     endpoints: BoundedMap<u64, EndpointIds>,
     actors: BoundedMap<u64, ActorIds>,
+    #[serde(skip)]
     scratch: Vec<f64>,
     swept_window: i64,
+    marks: MarkBook,
+    #[serde(skip)]
     stats: DetectorStats,
 }
 
 static RULES: [&RuleMeta; 2] = [&PARAM_ENUMERATION, &DISTRIBUTED_ENUMERATION];
 
-fn is_identifier(p: &ExtractedParam<'_>) -> bool {
+pub(super) fn is_identifier(p: &ExtractedParam<'_>) -> bool {
     match p.location {
         ParamLocation::Path => true,
         ParamLocation::Query => {
@@ -154,6 +165,7 @@ impl EnumerationDetector {
             actors: BoundedMap::new(cfg.max_actor_endpoints)?,
             scratch: Vec::new(),
             swept_window: i64::MIN,
+            marks: MarkBook::new(&cfg.marks)?,
             stats: DetectorStats::default(),
             cfg,
         })
@@ -196,6 +208,17 @@ impl EnumerationDetector {
         if ids.is_empty() {
             return;
         }
+        // What a mark of this record shows: the first identifier (its value never leaves).
+        let first_id = params.iter().find(|p| is_identifier(p));
+        let what = || {
+            (
+                first_id.map_or_else(
+                    || "identifier".to_string(),
+                    |p| format!("{}:{}", location_word(p.location), p.name),
+                ),
+                None,
+            )
+        };
         let denied = matches!(x.response.status, Some(403 | 404));
         let learned = self.clock.learned_secs(t) >= self.cfg.min_learning_secs;
         let endpoint = endpoint_key(x);
@@ -222,6 +245,7 @@ impl EnumerationDetector {
         }
         ep.ids.add(&ids, denied);
         ep.calls += 1;
+        let pop_key = ekey ^ POPULATION_MARK_SALT;
         let ready = learned
             && ep.calls >= cfg.min_endpoint_calls
             && ep.baseline.learned_secs(t) >= cfg.min_learning_secs;
@@ -255,6 +279,13 @@ impl EnumerationDetector {
                 th
             }
         });
+        // Records are kept for marks once a count is half way to its limit (population) or to
+        // the absolute floor (one client): the rest of the traffic costs nothing, and an
+        // alert states the earlier records as dropped (`events_dropped`).
+        if pop_th.is_some_and(|th| observed * 2.0 > th.limit) {
+            self.marks
+                .count(pop_key, &DISTRIBUTED_ENUMERATION, w, x, what);
+        }
         if cfg.distributed_enumeration.enabled
             && ready
             && ep.ids.emitted < max_emit
@@ -263,7 +294,8 @@ impl EnumerationDetector {
             ep.ids.emitted += 1;
             let mut extra = ep.ids.extra();
             extra.push(("p99", th.upper));
-            out.push(finding(
+            let counted = u64::from(ep.ids.calls);
+            let mut f = finding(
                 x,
                 Alert {
                     rule: &DISTRIBUTED_ENUMERATION,
@@ -288,7 +320,10 @@ impl EnumerationDetector {
                     extra,
                     confidence: ep.ids.confidence(),
                 },
-            ));
+            );
+            self.marks
+                .fire(pop_key, &DISTRIBUTED_ENUMERATION, w, counted, &mut f);
+            out.push(f);
         }
 
         for who in [x.actor_ip().map(Who::Ip), identity_of(x).map(Who::Identity)]
@@ -311,6 +346,9 @@ impl EnumerationDetector {
             a.ids.add(&ids, denied);
             let rule = &self.cfg.param_enumeration.threshold;
             let observed = a.ids.distinct.count().round();
+            if observed * 2.0 > rule.min_abs {
+                self.marks.count(key, &PARAM_ENUMERATION, w, x, what);
+            }
             if !(self.cfg.param_enumeration.enabled && ready)
                 || a.ids.emitted >= max_emit
                 || observed <= rule.min_abs
@@ -323,7 +361,8 @@ impl EnumerationDetector {
                 a.ids.emitted += 1;
                 let mut extra = a.ids.extra();
                 extra.push(("peer_quantile", peer_q));
-                out.push(finding(
+                let counted = u64::from(a.ids.calls);
+                let mut f = finding(
                     x,
                     Alert {
                         rule: &PARAM_ENUMERATION,
@@ -348,39 +387,21 @@ impl EnumerationDetector {
                         extra,
                         confidence: a.ids.confidence(),
                     },
-                ));
+                );
+                self.marks.fire(key, &PARAM_ENUMERATION, w, counted, &mut f);
+                out.push(f);
             }
         }
     }
 }
 
-impl Detector for EnumerationDetector {
-    fn name(&self) -> &'static str {
-        "behavioral.enumeration"
-    }
-
-    fn rules(&self) -> &'static [&'static RuleMeta] {
-        &RULES
-    }
-
-    fn detect(&mut self, batch: &[Exchange], out: &mut Vec<Finding>) {
-        let before = out.len();
-        for x in batch {
-            self.examine(x, out);
-        }
-        self.stats.received += batch.len() as u64;
-        self.stats.findings += (out.len() - before) as u64;
-    }
-
-    fn stats(&self) -> DetectorStats {
-        self.stats
-    }
-}
+super::behavioral_detector!(EnumerationDetector, "behavioral.enumeration", marks);
 
 #[cfg(test)]
 mod tests {
     use super::super::test_support::{Rng, quick_config, rec};
     use super::*;
+    use crate::Detector;
 
     fn background(d: &mut EnumerationDetector, until: i64, out: &mut Vec<Finding>) {
         let mut rng = Rng(9);

@@ -7,8 +7,9 @@
 //! [`SprayDetector`] (`GW-T-ENDPOINT-SPRAY`),
 //! [`EnumerationDetector`] (`GW-T-PARAM-ENUMERATION`, `GW-T-DISTRIBUTED-ENUMERATION`),
 //! [`ParamProfileDetector`] (`GW-T-UNSEEN-PARAM`, `GW-T-PARAM-TYPE`),
-//! [`AuthAbuseDetector`] (`GW-T-BRUTE-FORCE`, `GW-T-CREDENTIAL-STUFFING`) and
-//! [`ShadowAccessDetector`] (`GW-T-SHADOW-ACCESS`).
+//! [`AuthAbuseDetector`] (`GW-T-BRUTE-FORCE`, `GW-T-CREDENTIAL-STUFFING`),
+//! [`ShadowAccessDetector`] (`GW-T-SHADOW-ACCESS`) and
+//! [`BolaDetector`] (`GW-T-BOLA-FOREIGN-ID`).
 //!
 //! Rules shared by all of them: time is the record's `observed_at` (never the wall clock);
 //! state lives in `gw-sketch` structures inside capacity-bounded LRU maps, so memory grows with
@@ -18,6 +19,10 @@
 //! template and status only (never raw values). Findings leave with `count = 1`, at most
 //! [`BehavioralConfig::max_findings_per_key_window`] per (rule, endpoint, actor) and window;
 //! [`crate::AlertBook`] folds them into alerts.
+//!
+//! Every detector snapshots its learned state ([`crate::Detector::snapshot`]: a `GWDS` header,
+//! the format version, then CBOR) and marks the records it counted towards an alert
+//! ([`crate::Detector::take_marks`], see [`BehavioralConfig::marks`]).
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -34,14 +39,18 @@ use sha2::{Digest, Sha256};
 use crate::{Detector, DetectorFactory, RuleMeta};
 
 mod auth;
+mod bola;
 mod enumeration;
+mod marks;
 mod params;
 mod payload;
 mod shadow;
+mod snapshot;
 mod spray;
 mod volume;
 
 pub use auth::AuthAbuseDetector;
+pub use bola::BolaDetector;
 pub use enumeration::EnumerationDetector;
 pub use params::{
     ExtractedParam, ParamProfileDetector, ValueType, classify_value, extract_params,
@@ -128,6 +137,9 @@ pub struct BehavioralConfig {
     /// Population credential stuffing: distinct failing usernames on an endpoint per window.
     pub credential_stuffing_population: SpikeRule,
     pub shadow_access: ShadowRule,
+    pub bola: BolaRule,
+    /// Record marks of the rules that count records (see [`crate::detectors::RecordMark`]).
+    pub marks: MarkRule,
     /// Path segments that make a POST endpoint an authentication endpoint.
     pub auth_segments: Vec<String>,
 }
@@ -251,6 +263,69 @@ impl Default for ParamRule {
     }
 }
 
+/// Settings of `GW-T-BOLA-FOREIGN-ID`.
+///
+/// An object id (a path parameter, or a query parameter named `id` or `…id`, in the namespace
+/// of its resource: `/users/{id}` and `?userId=` are both `user`) is *owned* by the identities
+/// that fetched it successfully while no other identity owned it, or whose successful
+/// responses carried it (`"id"` / `"…Id"` / `"…_id"` fields of a JSON body). An identity's
+/// access to an id it does not own, owned by another identity and not shared (fetched
+/// successfully by `shared_after` identities or more), is *foreign*.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BolaRule {
+    pub enabled: bool,
+    /// Distinct foreign ids one identity must access in one window. Default 10.
+    pub min_foreign_ids: u32,
+    /// ... and their share of the identity's identifier calls in the window. Default 0.5.
+    pub min_foreign_share: f64,
+    /// Owned ids remembered per identity (most recent kept). Default 256.
+    pub max_owned_per_identity: usize,
+    /// Identities tracked. Default 100,000.
+    pub max_identities: usize,
+    /// Object ids in the global owner map. Default 1,000,000.
+    pub max_objects: usize,
+    /// An id fetched successfully by this many distinct identities (2..=4) is shared. Default 3.
+    pub shared_after: u8,
+}
+
+impl Default for BolaRule {
+    fn default() -> Self {
+        BolaRule {
+            enabled: true,
+            min_foreign_ids: 10,
+            min_foreign_share: 0.5,
+            max_owned_per_identity: 256,
+            max_identities: 100_000,
+            max_objects: 1_000_000,
+            shared_after: 3,
+        }
+    }
+}
+
+/// Settings of the record marks (see [`crate::detectors::RecordMark`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MarkRule {
+    pub enabled: bool,
+    /// Records kept per alert key and window before the alert fires; beyond it the alert's
+    /// evidence states `events_sampled` and `events_dropped`. Default 256.
+    pub max_pending_per_key: usize,
+    /// Alert keys with pending records, per detector (least recently used evicted); pending
+    /// records are bounded by `max_keys × max_pending_per_key`. Default 4,096.
+    pub max_keys: usize,
+}
+
+impl Default for MarkRule {
+    fn default() -> Self {
+        MarkRule {
+            enabled: true,
+            max_pending_per_key: 256,
+            max_keys: 4_096,
+        }
+    }
+}
+
 /// Settings of `GW-T-SHADOW-ACCESS`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -299,6 +374,8 @@ impl Default for BehavioralConfig {
             credential_stuffing: spike(8.0, 0.999, 2.0, 10.0, 0.3, 2.0),
             credential_stuffing_population: spike(7.0, 0.99, 2.0, 40.0, 0.2, 3.0),
             shadow_access: ShadowRule::default(),
+            bola: BolaRule::default(),
+            marks: MarkRule::default(),
             auth_segments: [
                 "login",
                 "logon",
@@ -408,6 +485,35 @@ impl BehavioralConfig {
                 "rare_type_share must be in [0,1) and max_params_per_endpoint at least 1",
             ));
         }
+        let b = &self.bola;
+        if b.min_foreign_ids == 0
+            || !(0.0..=1.0).contains(&b.min_foreign_share)
+            || b.max_owned_per_identity == 0
+            || b.max_owned_per_identity > 1 << 20
+            || b.max_identities == 0
+            || b.max_identities > 1 << 31
+            || b.max_objects == 0
+            || b.max_objects > 1 << 31
+            || !(2..=4).contains(&b.shared_after)
+        {
+            return Err(invalid(
+                "bola",
+                format!("{b:?}"),
+                "min_foreign_ids at least 1, min_foreign_share in [0,1], max_owned_per_identity 1..=1048576, max_identities and max_objects 1..=2147483648, shared_after 2..=4",
+            ));
+        }
+        let m = &self.marks;
+        if m.max_pending_per_key == 0
+            || m.max_pending_per_key > 1 << 20
+            || m.max_keys == 0
+            || m.max_keys > 1 << 31
+        {
+            return Err(invalid(
+                "marks",
+                format!("{m:?}"),
+                "max_pending_per_key must be 1..=1048576 and max_keys 1..=2147483648",
+            ));
+        }
         Ok(())
     }
 
@@ -456,6 +562,7 @@ pub fn build_behavioral(
         Box::new(ParamProfileDetector::new(config.clone())?),
         Box::new(AuthAbuseDetector::new(config.clone())?),
         Box::new(ShadowAccessDetector::new(config.clone())?),
+        Box::new(BolaDetector::new(config.clone())?),
     ])
 }
 
@@ -495,9 +602,10 @@ factory!(
 factory!(PARAMS_FACTORY, "behavioral.params", ParamProfileDetector);
 factory!(AUTH_FACTORY, "behavioral.auth", AuthAbuseDetector);
 factory!(SHADOW_FACTORY, "behavioral.shadow", ShadowAccessDetector);
+factory!(BOLA_FACTORY, "behavioral.bola", BolaDetector);
 
 /// Every behavioural factory, for the static registry.
-pub static BEHAVIORAL_FACTORIES: [&BehavioralFactory; 7] = [
+pub static BEHAVIORAL_FACTORIES: [&BehavioralFactory; 8] = [
     &VOLUME_FACTORY,
     &PAYLOAD_FACTORY,
     &SPRAY_FACTORY,
@@ -505,6 +613,7 @@ pub static BEHAVIORAL_FACTORIES: [&BehavioralFactory; 7] = [
     &PARAMS_FACTORY,
     &AUTH_FACTORY,
     &SHADOW_FACTORY,
+    &BOLA_FACTORY,
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -677,8 +786,19 @@ rule!(
     "Document the endpoint in its API spec or remove it from the gateway."
 );
 
+rule!(
+    BOLA_FOREIGN_ID,
+    "GW-T-BOLA-FOREIGN-ID",
+    "Identity accesses objects owned by other identities",
+    High,
+    [Api1],
+    [COLLECTION, INITIAL_ACCESS],
+    "One identity accessed many object ids that never appeared in its own requests or responses while other identities own them: broken object-level authorization (BOLA) being exploited or probed.",
+    "Enforce object-level authorization on this endpoint (check the caller owns or may read every object id), and review what the identity fetched."
+);
+
 /// Every behavioural rule.
-pub static BEHAVIORAL_RULES: [&RuleMeta; 14] = [
+pub static BEHAVIORAL_RULES: [&RuleMeta; 15] = [
     &POPULATION_SPIKE,
     &IP_SPIKE,
     &IDENTITY_SPIKE,
@@ -693,6 +813,7 @@ pub static BEHAVIORAL_RULES: [&RuleMeta; 14] = [
     &BRUTE_FORCE,
     &CREDENTIAL_STUFFING,
     &SHADOW_ACCESS,
+    &BOLA_FOREIGN_ID,
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -708,7 +829,7 @@ pub(crate) enum Who<'a> {
 }
 
 impl Who<'_> {
-    fn key(&self) -> String {
+    pub(crate) fn key(&self) -> String {
         match self {
             Who::Population => "population".to_string(),
             Who::Ip(ip) => format!("ip:{ip}"),
@@ -865,8 +986,7 @@ pub(crate) struct Alert<'a> {
 
 /// Builds the finding for `alert` raised on record `x`.
 pub(crate) fn finding(x: &Exchange, alert: Alert<'_>) -> Finding {
-    let endpoint_id = endpoint_key(x);
-    let fingerprint = hex_digest(&[alert.rule.id, &endpoint_id, alert.scope, &alert.who.key()]);
+    let fingerprint = alert_fingerprint(alert.rule, x, alert.scope, alert.who);
     let endpoint = x.endpoint.as_ref().map(|e| FindingEndpoint {
         id: e.id.clone(),
         host: e.host.clone(),
@@ -958,6 +1078,17 @@ pub(crate) fn finding(x: &Exchange, alert: Alert<'_>) -> Finding {
     }
 }
 
+/// The dedup fingerprint of `rule`'s findings on `x`'s endpoint for `who` and `scope`.
+pub(crate) fn alert_fingerprint(
+    rule: &RuleMeta,
+    x: &Exchange,
+    scope: &str,
+    who: Who<'_>,
+) -> String {
+    let endpoint_id = endpoint_key(x);
+    hex_digest(&[rule.id, &endpoint_id, scope, &who.key()])
+}
+
 fn hex_digest(parts: &[&str]) -> String {
     let mut h = Sha256::new();
     for p in parts {
@@ -974,7 +1105,7 @@ fn hex_digest(parts: &[&str]) -> String {
 
 /// The event-time learning gate every detector shares: the stream's first timestamp and its
 /// clock.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct StreamClock {
     pub clock: gw_sketch::EventClock,
     pub first: Option<i64>,
@@ -1023,6 +1154,67 @@ pub(crate) fn window_words(secs: i64) -> String {
         format!("{secs} s")
     }
 }
+
+/// The `impl Detector` of a behavioural detector: `name`, `rules` (the file's `RULES`),
+/// `detect` (calls `examine` per record and keeps the counters), `stats`, versioned
+/// snapshots of every field not marked `#[serde(skip)]` (the type derives serde), and, with
+/// `marks`, the marks of its `marks: MarkBook` field.
+macro_rules! behavioral_detector {
+    ($ty:ty, $name:literal $(, $marks:ident)?) => {
+        impl $crate::Detector for $ty {
+            fn name(&self) -> &'static str {
+                $name
+            }
+
+            fn rules(&self) -> &'static [&'static $crate::RuleMeta] {
+                &RULES
+            }
+
+            fn detect(&mut self, batch: &[gw_model::Exchange], out: &mut Vec<gw_model::Finding>) {
+                let before = out.len();
+                for x in batch {
+                    self.examine(x, out);
+                }
+                self.stats.received += batch.len() as u64;
+                self.stats.findings += (out.len() - before) as u64;
+            }
+
+            fn stats(&self) -> $crate::DetectorStats {
+                self.stats
+            }
+
+            fn snapshot(&self) -> Option<Vec<u8>> {
+                Some($crate::behavioral::snapshot::encode($name, &self.cfg, self))
+            }
+
+            fn restore(&mut self, bytes: &[u8]) -> Result<(), $crate::detectors::SnapshotError> {
+                let mut restored: Self =
+                    $crate::behavioral::snapshot::decode($name, &self.cfg, bytes)?;
+                restored.cfg = self.cfg.clone();
+                restored.stats = self.stats;
+                *self = restored;
+                Ok(())
+            }
+
+            $(
+                fn take_marks(&mut self, out: &mut Vec<$crate::detectors::RecordMark>) {
+                    self.$marks.take(out);
+                }
+            )?
+        }
+
+        $(
+            impl $ty {
+                /// Record marks discarded because more than 65,536 waited for
+                /// [`crate::Detector::take_marks`].
+                pub fn unclaimed_marks(&self) -> u64 {
+                    self.$marks.unclaimed()
+                }
+            }
+        )?
+    };
+}
+pub(crate) use behavioral_detector;
 
 #[cfg(test)]
 pub(crate) mod test_support;
@@ -1078,7 +1270,7 @@ mod tests {
             build_behavioral(&BehavioralConfig::default())
                 .unwrap()
                 .len(),
-            7
+            8
         );
         for f in BEHAVIORAL_FACTORIES {
             assert_eq!(f.build().name(), f.name());

@@ -13,11 +13,14 @@ use std::borrow::Cow;
 use gw_model::{Confidence, Exchange, Finding, ParamLocation};
 use gw_sketch::{BoundedMap, stable_hash};
 
+use super::marks::MarkBook;
 use super::{
     Alert, BehavioralConfig, BehavioralConfigError, PARAM_TYPE, StreamClock, UNSEEN_PARAM, Who,
     endpoint_key, event_secs, finding, human, identity_of, location_word,
 };
-use crate::{Detector, DetectorStats, RuleMeta};
+use serde::{Deserialize, Serialize};
+
+use crate::{DetectorStats, RuleMeta};
 
 /// Bodies larger than this are not parsed for parameters.
 const MAX_BODY_PARSE: usize = 64 * 1024;
@@ -214,7 +217,7 @@ fn pairs<'a>(s: &'a str, location: ParamLocation, out: &mut Vec<ExtractedParam<'
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct ParamStat {
     name_hash: u64,
     location: ParamLocation,
@@ -226,7 +229,7 @@ struct ParamStat {
     actors: Vec<u64>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct EndpointParams {
     first: i64,
     calls: u64,
@@ -234,11 +237,15 @@ struct EndpointParams {
 }
 
 /// See the module documentation.
+#[derive(Serialize, Deserialize)]
 pub struct ParamProfileDetector {
+    #[serde(skip)]
     cfg: BehavioralConfig,
     clock: StreamClock,
     endpoints: BoundedMap<u64, EndpointParams>,
     emitted: BoundedMap<u64, (i64, u8)>,
+    marks: MarkBook,
+    #[serde(skip)]
     stats: DetectorStats,
 }
 
@@ -251,6 +258,7 @@ impl ParamProfileDetector {
             clock: StreamClock::new(&cfg)?,
             endpoints: BoundedMap::new(cfg.max_endpoints)?,
             emitted: BoundedMap::new(cfg.max_actors)?,
+            marks: MarkBook::new(&cfg.marks)?,
             stats: DetectorStats::default(),
             cfg,
         })
@@ -394,10 +402,13 @@ impl ParamProfileDetector {
                 *slot = (w, 0);
             }
             if slot.1 >= max_emit {
+                // Past the findings limit the record still belongs to the alert.
+                let fp = super::alert_fingerprint(rule, x, &scope, who);
+                self.marks.mark_now(rule, x, fp, confidence, scope, None);
                 continue;
             }
             slot.1 += 1;
-            out.push(finding(
+            let f = finding(
                 x,
                 Alert {
                     rule,
@@ -412,38 +423,21 @@ impl ParamProfileDetector {
                     extra: vec![("param_location", p.location as u8 as f64)],
                     confidence,
                 },
-            ));
+            );
+            self.marks
+                .mark_now(rule, x, f.fingerprint.clone(), confidence, scope, None);
+            out.push(f);
         }
     }
 }
 
-impl Detector for ParamProfileDetector {
-    fn name(&self) -> &'static str {
-        "behavioral.params"
-    }
-
-    fn rules(&self) -> &'static [&'static RuleMeta] {
-        &RULES
-    }
-
-    fn detect(&mut self, batch: &[Exchange], out: &mut Vec<Finding>) {
-        let before = out.len();
-        for x in batch {
-            self.examine(x, out);
-        }
-        self.stats.received += batch.len() as u64;
-        self.stats.findings += (out.len() - before) as u64;
-    }
-
-    fn stats(&self) -> DetectorStats {
-        self.stats
-    }
-}
+super::behavioral_detector!(ParamProfileDetector, "behavioral.params", marks);
 
 #[cfg(test)]
 mod tests {
     use super::super::test_support::{Rng, quick_config, rec};
     use super::*;
+    use crate::Detector;
 
     #[test]
     fn values_are_typed() {

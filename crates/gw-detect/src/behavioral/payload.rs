@@ -9,13 +9,16 @@
 use gw_model::{Exchange, Finding};
 use gw_sketch::{BoundedMap, DdSketch, SeasonalBaseline, Threshold, stable_hash_parts};
 
+use super::marks::MarkBook;
 use super::volume::confidence_for;
 use super::{
     Alert, BehavioralConfig, BehavioralConfigError, LARGE_REQUEST, LARGE_RESPONSE, LATENCY_SPIKE,
     StreamClock, Who, endpoint_key, event_secs, finding, human, identity_of, status_class,
     status_class_label, window_words,
 };
-use crate::{Detector, DetectorStats, RuleMeta};
+use serde::{Deserialize, Serialize};
+
+use crate::{DetectorStats, RuleMeta};
 
 /// Window quantile of latency that the latency baseline tracks.
 const LATENCY_QUANTILE: f64 = 0.9;
@@ -24,7 +27,7 @@ const MIN_LATENCY_RECORDS: u64 = 20;
 /// Size limits are recomputed after this many new values.
 const REFRESH_EVERY: u64 = 256;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct SizeBaseline {
     sizes: DdSketch,
     /// (values at computation, limit, reference quantile, median)
@@ -56,13 +59,13 @@ impl SizeBaseline {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct EndpointSizes {
     request: SizeBaseline,
     response: SizeBaseline,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct EndpointLatency {
     window: i64,
     current: DdSketch,
@@ -72,13 +75,18 @@ struct EndpointLatency {
 }
 
 /// See the module documentation.
+#[derive(Serialize, Deserialize)]
 pub struct PayloadDetector {
+    #[serde(skip)]
     cfg: BehavioralConfig,
     clock: StreamClock,
     sizes: BoundedMap<u64, EndpointSizes>,
     latency: BoundedMap<u64, EndpointLatency>,
     emitted: BoundedMap<u64, (i64, u8)>,
+    marks: MarkBook,
+    #[serde(skip)]
     scratch: Vec<f64>,
+    #[serde(skip)]
     stats: DetectorStats,
 }
 
@@ -108,6 +116,7 @@ impl PayloadDetector {
             sizes: BoundedMap::new(cfg.max_endpoints)?,
             latency: BoundedMap::new(cfg.max_endpoints)?,
             emitted: BoundedMap::new(cfg.max_actors)?,
+            marks: MarkBook::new(&cfg.marks)?,
             scratch: Vec::new(),
             stats: DetectorStats::default(),
             cfg,
@@ -157,12 +166,22 @@ impl PayloadDetector {
             if slot.0 != w {
                 *slot = (w, 0);
             }
+            let class_label = status_class_label(class);
+            let location = if rule_meta.id == LARGE_REQUEST.id {
+                "request:body"
+            } else {
+                "response:body"
+            };
+            let confidence = confidence_for(size / limit.max(1.0));
             if slot.1 >= max_emit {
+                // Past the findings limit the record still belongs to the alert.
+                let fp = super::alert_fingerprint(rule_meta, x, &class_label, who);
+                self.marks
+                    .mark_now(rule_meta, x, fp, confidence, location.to_string(), None);
                 continue;
             }
             slot.1 += 1;
-            let class_label = status_class_label(class);
-            out.push(finding(
+            let f = finding(
                 x,
                 Alert {
                     rule: rule_meta,
@@ -182,9 +201,18 @@ impl PayloadDetector {
                     threshold: Some(limit),
                     window: None,
                     extra: vec![("p999", q)],
-                    confidence: confidence_for(size / limit.max(1.0)),
+                    confidence,
                 },
-            ));
+            );
+            self.marks.mark_now(
+                rule_meta,
+                x,
+                f.fingerprint.clone(),
+                confidence,
+                location.to_string(),
+                None,
+            );
+            out.push(f);
         }
 
         // Latency: one baseline per endpoint, all status classes (slow calls often end in 5xx).
@@ -268,33 +296,13 @@ impl PayloadDetector {
     }
 }
 
-impl Detector for PayloadDetector {
-    fn name(&self) -> &'static str {
-        "behavioral.payload"
-    }
-
-    fn rules(&self) -> &'static [&'static RuleMeta] {
-        &RULES
-    }
-
-    fn detect(&mut self, batch: &[Exchange], out: &mut Vec<Finding>) {
-        let before = out.len();
-        for x in batch {
-            self.examine(x, out);
-        }
-        self.stats.received += batch.len() as u64;
-        self.stats.findings += (out.len() - before) as u64;
-    }
-
-    fn stats(&self) -> DetectorStats {
-        self.stats
-    }
-}
+super::behavioral_detector!(PayloadDetector, "behavioral.payload", marks);
 
 #[cfg(test)]
 mod tests {
     use super::super::test_support::{Rng, quick_config, rec};
     use super::*;
+    use crate::Detector;
 
     #[test]
     fn a_huge_response_and_a_slow_window_are_flagged_and_normal_traffic_is_not() {

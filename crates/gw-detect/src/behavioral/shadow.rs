@@ -10,14 +10,19 @@ use super::{
     Alert, BehavioralConfig, BehavioralConfigError, SHADOW_ACCESS, StreamClock, Who, endpoint_key,
     event_secs, finding,
 };
-use crate::{Detector, DetectorStats, RuleMeta};
+use serde::{Deserialize, Serialize};
+
+use crate::{DetectorStats, RuleMeta};
 
 /// See the module documentation.
+#[derive(Serialize, Deserialize)]
 pub struct ShadowAccessDetector {
+    #[serde(skip)]
     cfg: BehavioralConfig,
     clock: StreamClock,
     specs_seen: bool,
     emitted: BoundedMap<u64, (i64, u8)>,
+    #[serde(skip)]
     stats: DetectorStats,
 }
 
@@ -89,33 +94,13 @@ impl ShadowAccessDetector {
     }
 }
 
-impl Detector for ShadowAccessDetector {
-    fn name(&self) -> &'static str {
-        "behavioral.shadow"
-    }
-
-    fn rules(&self) -> &'static [&'static RuleMeta] {
-        &RULES
-    }
-
-    fn detect(&mut self, batch: &[Exchange], out: &mut Vec<Finding>) {
-        let before = out.len();
-        for x in batch {
-            self.examine(x, out);
-        }
-        self.stats.received += batch.len() as u64;
-        self.stats.findings += (out.len() - before) as u64;
-    }
-
-    fn stats(&self) -> DetectorStats {
-        self.stats
-    }
-}
+super::behavioral_detector!(ShadowAccessDetector, "behavioral.shadow");
 
 #[cfg(test)]
 mod tests {
     use super::super::test_support::{quick_config, rec};
     use super::*;
+    use crate::Detector;
 
     #[test]
     fn learned_endpoints_alert_only_once_specs_are_known() {

@@ -6,34 +6,43 @@
 use gw_model::{Exchange, Finding};
 use gw_sketch::{BoundedMap, DdSketch, Ewma, HyperLogLog, stable_hash};
 
+use super::marks::MarkBook;
 use super::volume::confidence_for;
 use super::{
     Alert, BehavioralConfig, BehavioralConfigError, ENDPOINT_SPRAY, StreamClock, Who, endpoint_key,
-    event_secs, finding, human, identity_of, window_words,
+    event_secs, finding, human, identity_of, template_of, window_words,
 };
-use crate::{Detector, DetectorStats, RuleMeta};
+use serde::{Deserialize, Serialize};
+
+use crate::{DetectorStats, RuleMeta};
 
 /// HLL precision per actor: 64 one-byte registers (±13 %), exact up to 8 endpoints.
 const ACTOR_HLL_P: u8 = 6;
 const MIN_OWN_WINDOWS: u32 = 6;
 const MIN_PEER_WINDOWS: u64 = 200;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct ActorSpray {
     window: i64,
     distinct: HyperLogLog,
     own: Ewma,
     emitted: u8,
+    /// Records of the actor in the window.
+    calls: u32,
 }
 
 /// See the module documentation.
+#[derive(Serialize, Deserialize)]
 pub struct SprayDetector {
+    #[serde(skip)]
     cfg: BehavioralConfig,
     clock: StreamClock,
     actors: BoundedMap<u64, ActorSpray>,
     peers: DdSketch,
     peer_cache: Option<(i64, f64, f64)>,
     swept_window: i64,
+    marks: MarkBook,
+    #[serde(skip)]
     stats: DetectorStats,
 }
 
@@ -48,6 +57,7 @@ impl SprayDetector {
             peers: DdSketch::new(0.02, 512)?,
             peer_cache: None,
             swept_window: i64::MIN,
+            marks: MarkBook::new(&cfg.marks)?,
             stats: DetectorStats::default(),
             cfg,
         })
@@ -91,6 +101,7 @@ impl SprayDetector {
                 distinct: HyperLogLog::new(ACTOR_HLL_P).expect("constant precision"),
                 own: Ewma::new(0.05).expect("constant alpha"),
                 emitted: 0,
+                calls: 0,
             });
             if w > a.window {
                 let closed = a.distinct.count().round();
@@ -99,9 +110,22 @@ impl SprayDetector {
                 a.distinct.clear();
                 a.window = w;
                 a.emitted = 0;
+                a.calls = 0;
             }
             a.distinct.insert_hash(eh);
+            a.calls += 1;
             let observed = a.distinct.count().round();
+            // Records are kept for marks once the actor is half way to the absolute floor:
+            // nearly every actor stays below it, and an alert counts the earlier ones as
+            // dropped (`events_dropped`).
+            if observed * 2.0 > rule.min_abs {
+                self.marks.count(key, &ENDPOINT_SPRAY, w, x, || {
+                    (
+                        format!("endpoint:{} {}", x.request.method, template_of(x)),
+                        None,
+                    )
+                });
+            }
             if !learned || a.emitted >= max_emit || observed <= rule.min_abs {
                 continue;
             }
@@ -118,7 +142,8 @@ impl SprayDetector {
             if observed > limit {
                 a.emitted += 1;
                 let own_mean = a.own.mean();
-                out.push(finding(
+                let counted = u64::from(a.calls);
+                let mut f = finding(
                     x,
                     Alert {
                         rule: &ENDPOINT_SPRAY,
@@ -140,39 +165,21 @@ impl SprayDetector {
                         extra: vec![("peer_quantile", peer_q)],
                         confidence: confidence_for(observed / limit.max(1.0)),
                     },
-                ));
+                );
+                self.marks.fire(key, &ENDPOINT_SPRAY, w, counted, &mut f);
+                out.push(f);
             }
         }
     }
 }
 
-impl Detector for SprayDetector {
-    fn name(&self) -> &'static str {
-        "behavioral.spray"
-    }
-
-    fn rules(&self) -> &'static [&'static RuleMeta] {
-        &RULES
-    }
-
-    fn detect(&mut self, batch: &[Exchange], out: &mut Vec<Finding>) {
-        let before = out.len();
-        for x in batch {
-            self.examine(x, out);
-        }
-        self.stats.received += batch.len() as u64;
-        self.stats.findings += (out.len() - before) as u64;
-    }
-
-    fn stats(&self) -> DetectorStats {
-        self.stats
-    }
-}
+super::behavioral_detector!(SprayDetector, "behavioral.spray", marks);
 
 #[cfg(test)]
 mod tests {
     use super::super::test_support::{Rng, quick_config, rec};
     use super::*;
+    use crate::Detector;
 
     #[test]
     fn one_ip_touching_forty_endpoints_is_a_spray_and_normal_clients_are_not() {

@@ -20,7 +20,9 @@ use super::{
     StreamClock, Who, endpoint_key, event_secs, finding, human, identity_of, status_class,
     status_class_label, window_words,
 };
-use crate::{Detector, DetectorStats, RuleMeta};
+use serde::{Deserialize, Serialize};
+
+use crate::{DetectorStats, RuleMeta};
 
 /// Empty windows folded into a population baseline when an endpoint comes back after a gap.
 const MAX_ZERO_FILL: i64 = 72;
@@ -29,7 +31,7 @@ const MIN_OWN_WINDOWS: u32 = 6;
 /// Per-actor window counts needed before the peer distribution is trusted.
 const MIN_PEER_WINDOWS: u64 = 200;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct EndpointVolume {
     win: WindowCount,
     baseline: SeasonalBaseline,
@@ -38,28 +40,32 @@ struct EndpointVolume {
     emitted: u8,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 struct ActorVolume {
     win: WindowCount,
     own: Ewma,
     emitted: u8,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct PeerVolume {
     counts: DdSketch,
     cached: Option<(i64, f64, f64)>,
 }
 
 /// See the module documentation.
+#[derive(Serialize, Deserialize)]
 pub struct VolumeDetector {
+    #[serde(skip)]
     cfg: BehavioralConfig,
     clock: StreamClock,
     endpoints: BoundedMap<u64, EndpointVolume>,
     actors: BoundedMap<u64, ActorVolume>,
     peers: BoundedMap<u64, PeerVolume>,
+    #[serde(skip)]
     scratch: Vec<f64>,
     swept_window: i64,
+    #[serde(skip)]
     stats: DetectorStats,
 }
 
@@ -332,33 +338,13 @@ pub(crate) fn confidence_for(ratio: f64) -> Confidence {
     }
 }
 
-impl Detector for VolumeDetector {
-    fn name(&self) -> &'static str {
-        "behavioral.volume"
-    }
-
-    fn rules(&self) -> &'static [&'static RuleMeta] {
-        &RULES
-    }
-
-    fn detect(&mut self, batch: &[Exchange], out: &mut Vec<Finding>) {
-        let before = out.len();
-        for x in batch {
-            self.examine(x, out);
-        }
-        self.stats.received += batch.len() as u64;
-        self.stats.findings += (out.len() - before) as u64;
-    }
-
-    fn stats(&self) -> DetectorStats {
-        self.stats
-    }
-}
+super::behavioral_detector!(VolumeDetector, "behavioral.volume");
 
 #[cfg(test)]
 mod tests {
     use super::super::test_support::{Rng, quick_config, rec, with_identity};
     use super::*;
+    use crate::Detector;
 
     /// Six hours of steady traffic to two endpoints from 200 clients, then a burst.
     fn run(burst: impl Fn(i64, &mut Vec<Exchange>)) -> Vec<Finding> {

@@ -8,6 +8,7 @@ use gw_model::{
     Actor, Analytic, Confidence, Evidence, EvidenceSample, Exchange, FINDING_SCHEMA, Finding,
     FindingEndpoint, FindingKind, FindingStatus, MAX_EVIDENCE_SAMPLES, RuleRef,
 };
+use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
 use crate::rules::RuleMeta;
@@ -32,6 +33,77 @@ pub struct DetectorStats {
     pub errors: u64,
 }
 
+/// One record a detector counted towards an alert: the pipeline emits one detection event
+/// per mark.
+///
+/// Signature detectors need no marks (each of their findings is about one record). Behavioural
+/// detectors mark every record they counted for an alert: records counted before the alert
+/// fired (kept in a bounded per-key buffer; the alert's evidence metrics state
+/// `events_sampled = 1` and `events_dropped = N` when some were not kept) when it fires, and
+/// later records of the same window as they arrive.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordMark {
+    /// The record's `Exchange::id`.
+    pub exchange_id: String,
+    /// The rule whose alert the record belongs to.
+    pub rule_id: &'static str,
+    /// What of the record was counted, e.g. `path:id`, `query:userId`, `response:status`,
+    /// `request:body`, `endpoint`.
+    pub location: String,
+    /// A masked excerpt of the counted value, when there is one worth showing.
+    pub fragment: Option<String>,
+    /// Confidence of the alert in [0, 1] (low 0.3, medium 0.6, high 0.9).
+    pub confidence: f64,
+    /// The dedup fingerprint of the alert's findings (`Finding::fingerprint` as the detector
+    /// emitted it, before [`crate::AlertBook`] windows it).
+    pub fingerprint: String,
+    /// The record's event time.
+    pub observed_at: Timestamp,
+    /// Event time of the alert's first finding: [`crate::AlertBook::alert_id_for`] with
+    /// `fingerprint` and this time gives the id of the alert the record belongs to (records
+    /// counted before the alert fired may lie in an earlier alert-book window).
+    pub alert_at: Timestamp,
+}
+
+/// Format version of detector snapshots written by this build (see [`Detector::snapshot`]).
+pub const SNAPSHOT_VERSION: u16 = 1;
+
+/// Why [`Detector::restore`] refused a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SnapshotError {
+    #[error(
+        "{detector}: snapshot rejected: not a Gatewatch detector snapshot (missing `GWDS` header)"
+    )]
+    BadMagic { detector: &'static str },
+    #[error(
+        "{detector}: snapshot rejected: format version {found} is unknown (this build reads version {supported})"
+    )]
+    UnknownVersion {
+        detector: &'static str,
+        found: u16,
+        supported: u16,
+    },
+    #[error("{detector}: snapshot rejected: it was taken from detector `{found}`")]
+    WrongDetector {
+        detector: &'static str,
+        found: String,
+    },
+    #[error(
+        "{detector}: snapshot rejected: taken with {field} = {found}, this detector runs with {expected}"
+    )]
+    ConfigMismatch {
+        detector: &'static str,
+        field: &'static str,
+        found: String,
+        expected: String,
+    },
+    #[error("{detector}: snapshot rejected: cannot decode its state: {reason}")]
+    Decode {
+        detector: &'static str,
+        reason: String,
+    },
+}
+
 /// A detector: looks at batches of records and emits one finding per record and rule.
 ///
 /// Findings leave with `count = 1`; folding repeats into one open alert per
@@ -45,6 +117,26 @@ pub trait Detector: Send {
     /// Examines `batch` and appends findings to `out`.
     fn detect(&mut self, batch: &[Exchange], out: &mut Vec<Finding>);
     fn stats(&self) -> DetectorStats;
+
+    /// The detector's learned state (baselines, open windows) as versioned bytes, for the
+    /// `Store`; `None` for detectors without learned state. Take it between batches, after
+    /// [`Detector::take_marks`]: marks not yet taken are not part of it.
+    fn snapshot(&self) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// Replaces the learned state with one [`Detector::snapshot`] produced (by this build or
+    /// one writing the same [`SNAPSHOT_VERSION`]). The configuration and counters stay this
+    /// detector's. On error the detector is unchanged.
+    fn restore(&mut self, bytes: &[u8]) -> Result<(), SnapshotError> {
+        let _ = bytes;
+        Ok(())
+    }
+
+    /// Moves the record marks produced since the last call to `out` (see [`RecordMark`]).
+    fn take_marks(&mut self, out: &mut Vec<RecordMark>) {
+        let _ = out;
+    }
 }
 
 /// Builds a detector; the registry holds factories so each pipeline worker gets its own state.

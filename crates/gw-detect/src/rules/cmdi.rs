@@ -412,6 +412,13 @@ impl ValueRule for CommandInjection {
                     s..v.text.len(),
                 ));
             }
+            if batch_statement(word, rest) {
+                return Some(Verdict::new(
+                    Confidence::High,
+                    format!("cmd.exe `{}` statement", word.to_ascii_uppercase()),
+                    s..v.text.len(),
+                ));
+            }
             let program = program_name(word);
             if !is_command(&program) {
                 continue;
@@ -464,6 +471,106 @@ impl ValueRule for CommandInjection {
     }
 }
 
+/// A cmd.exe `FOR` loop or `IF` statement as the command at a command start: the batch
+/// language's own control flow, which runs the command that follows it. `FOR` needs its
+/// whole shape (`FOR [/D|/F|/L|/R ["opts"]] %v IN (set) DO cmd`); `IF` needs a batch-only
+/// condition (`EXIST x`, `DEFINED v cmd`, `ERRORLEVEL n`, `a EQU b`, `a==b cmd`) and, for the
+/// comparisons, a command after it. `word` is the first word of the command, `rest` what
+/// follows it.
+fn batch_statement(word: &str, rest: &str) -> bool {
+    rest.starts_with([' ', '\t'])
+        && match word {
+            "for" => batch_for(rest),
+            "if" => batch_if(rest),
+            _ => false,
+        }
+}
+
+/// Whitespace-separated tokens, a double-quoted string (`"A A"`) being one token.
+fn batch_tokens(s: &str) -> Vec<&str> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() && out.len() < 12 {
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= b.len() {
+            break;
+        }
+        let start = i;
+        let mut quoted = false;
+        while i < b.len() && (quoted || !b[i].is_ascii_whitespace()) {
+            if b[i] == b'"' {
+                quoted = !quoted;
+            }
+            i += 1;
+        }
+        out.push(&s[start..i]);
+    }
+    out
+}
+
+/// After `for`: switches, options, `%var`, `in`, `(set)`, `do`.
+fn batch_for(r: &str) -> bool {
+    let mut r = r.trim_start();
+    while r.len() > 1 && r.as_bytes()[0] == b'/' && r.as_bytes()[1].is_ascii_alphabetic() {
+        r = r[2..].trim_start();
+        if r.starts_with('"') {
+            let Some(close) = r[1..].find('"') else {
+                return false;
+            };
+            r = r[close + 2..].trim_start();
+        }
+    }
+    let Some(var) = r.strip_prefix("%%").or_else(|| r.strip_prefix('%')) else {
+        return false;
+    };
+    // `%a`, `%%G`, and the longer names the CRS tests use (`%variable`).
+    let name_len = var.find(char::is_whitespace).unwrap_or(var.len());
+    if name_len == 0 {
+        return false;
+    }
+    let r = var[name_len..].trim_start();
+    let Some(r) = r.strip_prefix("in") else {
+        return false;
+    };
+    let r = r.trim_start();
+    if !r.starts_with('(') {
+        return false;
+    }
+    let Some(close) = r.find(')') else {
+        return false;
+    };
+    let r = r[close + 1..].trim_start();
+    r.strip_prefix("do")
+        .is_some_and(|after| after.is_empty() || after.starts_with([' ', '\t', '@', '(']))
+}
+
+/// After `if`: `[/i] [not]` and a batch-only condition.
+fn batch_if(r: &str) -> bool {
+    const COMPARE: &[&str] = &["equ", "neq", "lss", "leq", "gtr", "geq"];
+    let tokens = batch_tokens(r);
+    let mut t = tokens.as_slice();
+    if t.first() == Some(&"/i") {
+        t = &t[1..];
+    }
+    if t.first() == Some(&"not") {
+        t = &t[1..];
+    }
+    match t {
+        ["exist", _, ..] | ["errorlevel", _, ..] | ["cmdextversion", _, ..] => true,
+        ["defined", _, _, ..] => true,
+        [left, op, _, _, ..] if COMPARE.contains(op) && !left.is_empty() => true,
+        // Not a `(`-wrapped C-like condition, not a Python `if a == b:`.
+        [left, "==", right, _, ..] if !left.starts_with('(') && !right.ends_with(':') => true,
+        [cond, _, ..] if !cond.starts_with('(') && !cond.ends_with(':') => cond
+            .find("==")
+            .is_some_and(|at| at > 0 && at + 2 < cond.len()),
+        _ => false,
+    }
+}
+
 /// For ambiguous words at the start of a value (`cat`, `type`), only a path-like or option
 /// argument makes it a command line (`cat /etc/passwd`, `type c:\boot.ini`).
 fn rest_is_pathlike(program: &str, rest: &str) -> bool {
@@ -496,6 +603,43 @@ mod tests {
             ";${IFS}cat${IFS}/etc/passwd",
         ] {
             assert!(check(&CommandInjection, p).is_some(), "{p}");
+        }
+    }
+
+    #[test]
+    fn batch_for_and_if_statements() {
+        for p in [
+            "for /f %variable in (fileset) do command",
+            "for /l %i in (1,1,2) do command",
+            "FOR /F \"tokens=4 delims=,\" %%G IN (\"a,b\") DO @echo %%G",
+            "& FOR %_ IN (a,b,c)DO cmd",
+            "x & for %a in (*.txt) do type %a",
+            "IF EXIST C:\\pagefile.sys CMD",
+            "IF /I NOT EXIST C:\\nonexistent echo hey",
+            "IF NOT DEFINED _example ECHO Value Missing",
+            "IF %ERRORLEVEL% EQU 2 goto sub_problem2",
+            "if (1) equ (1) echo hey",
+            "if \"A A\" == \"A A\" echo same",
+            "IF [%1]==[] ECHO Value Missing",
+            "if /i a==b foo",
+        ] {
+            let v = check(&CommandInjection, p);
+            assert!(
+                v.as_ref().is_some_and(|v| v.confidence == Confidence::High),
+                "{p}: {v:?}"
+            );
+        }
+        for p in [
+            "for the record, in (most) cases we do not ship",
+            "if defined, use it",
+            "if x == 1: return",
+            "if a==b: return",
+            "if (a == b) { return c; }",
+            "If exists, skip",
+            "for %20 off in (stores) do visit",
+            "look for 50% in (the) docs",
+        ] {
+            assert!(check(&CommandInjection, p).is_none(), "{p}");
         }
     }
 

@@ -459,13 +459,119 @@ impl ValueRule for SqlInjection {
                 span,
             ));
         }
-        let word = sql_only_construct(v.lower)?;
+        if let Some(word) = sql_only_construct(v.lower) {
+            return Some(Verdict::new(
+                Confidence::Medium,
+                format!("SQL-only construct `{word}`"),
+                span,
+            ));
+        }
+        if let Some(at) = mysql_executable_comment(v.lower) {
+            return Some(Verdict::new(
+                Confidence::High,
+                "MySQL executable comment `/*!`",
+                at..v.text.len(),
+            ));
+        }
+        let (at, statement) = stacked_statement(v.lower)?;
         Some(Verdict::new(
-            Confidence::Medium,
-            format!("SQL-only construct `{word}`"),
-            span,
+            Confidence::High,
+            format!("stacked SQL statement `{statement}` after `;`"),
+            at..v.text.len(),
         ))
     }
+}
+
+/// `text` with every `/* ... */` comment replaced by one blank.
+fn comments_to_blanks(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("/*") {
+        out.push_str(&rest[..start]);
+        out.push(' ');
+        match rest[start + 2..].find("*/") {
+            Some(end) => rest = &rest[start + 2 + end + 2..],
+            None => return out,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `/*!` followed by a version number or a keyword: MySQL runs the comment's content
+/// (`/*!50000select*/`), which exists only to slip SQL past filters.
+fn mysql_executable_comment(lower: &str) -> Option<usize> {
+    let b = lower.as_bytes();
+    memchr::memmem::find_iter(b, b"/*!").find(|&at| {
+        let rest = &lower[at + 3..];
+        rest.starts_with(|c: char| c.is_ascii_digit())
+            || ["select", "union", "from", "and", "or ", "where"]
+                .iter()
+                .any(|k| rest.starts_with(k))
+    })
+}
+
+/// A `;` that ends the statement, followed by a complete data-changing statement
+/// (`; INSERT INTO t(...) VALUES`, `;replace/**/t(...) values`, `; UPDATE t SET c=`,
+/// `; DELETE FROM t`, `; DROP TABLE t`, `; TRUNCATE t`). The structure, not the keyword, is
+/// the signal, so prose after a semicolon (`; update the docs`) passes. Returns the offset of
+/// the statement and its keyword.
+fn stacked_statement(lower: &str) -> Option<(usize, &'static str)> {
+    let b = lower.as_bytes();
+    for semi in memchr::memchr_iter(b';', b) {
+        let tail = &lower[semi + 1..];
+        // A comment separates tokens like a blank (`replace/**/t`).
+        let tail: std::borrow::Cow<'_, str> = if tail.contains("/*") {
+            comments_to_blanks(tail).into()
+        } else {
+            tail.into()
+        };
+        let words: Vec<&str> = tail
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '=' || c == '@'))
+            .filter(|w| !w.is_empty())
+            .take(12)
+            .collect();
+        let ident = |w: Option<&&str>| {
+            w.is_some_and(|w| {
+                w.bytes()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == b'_')
+                    && w.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
+            })
+        };
+        let has = |k: &str| words.iter().skip(1).any(|w| *w == k);
+        let at = semi + 1 + (lower.len() - semi - 1 - lower[semi + 1..].trim_start().len());
+        let found = match words.first().copied() {
+            Some("insert") => (words.get(1) == Some(&"into")
+                && ident(words.get(2))
+                && (has("values") || has("select")))
+            .then_some("INSERT"),
+            Some("replace") => (ident(words.get(1)) && has("values")).then_some("REPLACE"),
+            Some("update") => {
+                (ident(words.get(1)) && words.get(2) == Some(&"set") && tail.contains('='))
+                    .then_some("UPDATE")
+            }
+            Some("delete") => (words.get(1) == Some(&"from")
+                && ident(words.get(2))
+                && matches!(words.get(3).copied(), None | Some("where")))
+            .then_some("DELETE"),
+            Some("drop") => (matches!(
+                words.get(1).copied(),
+                Some("table" | "database" | "schema" | "function" | "procedure" | "user")
+            ) && ident(words.get(2))
+                && words.len() <= 4)
+                .then_some("DROP"),
+            Some("truncate") => (ident(words.get(1))
+                && (words.len() == 2 || (words[1] == "table" && words.len() == 3)))
+                .then_some("TRUNCATE"),
+            Some("shutdown") => (words.len() == 1).then_some("SHUTDOWN"),
+            _ => None,
+        };
+        if let Some(statement) = found {
+            return Some((at, statement));
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -483,6 +589,27 @@ mod tests {
     fn union_select_and_comment_splitting() {
         assert!(check(&SqlInjection, "1+union+select+password+from+users--").is_some());
         assert!(check(&SqlInjection, "1 UN/**/ION SEL/**/ECT 1,2").is_some());
+    }
+
+    #[test]
+    fn stacked_statements_and_executable_comments() {
+        for p in [
+            "mod(1,2);INSERT /*test*/INTO category(id) VALUES (3)-- -",
+            "x;RePLAcE/*test*/test/*test*/(id, name) VALUES (1, 'test');",
+            "1; update users set role='admin' where id=1",
+            "abc; DELETE FROM sessions",
+            "abc; drop table users--",
+            "q;truncate table logs",
+            "9999 or {if length((/*!5000select username/*!50000from*/user where id=1))>0}",
+        ] {
+            assert!(check(&SqlInjection, p).is_some(), "{p}");
+        }
+        for p in [
+            "Done; update the docs and set the date",
+            "Meeting moved; delete from calendar if needed please",
+        ] {
+            assert!(check(&SqlInjection, p).is_none(), "{p}");
+        }
     }
 
     #[test]
