@@ -22,6 +22,11 @@ const MAX_CONTENT_TYPES: usize = 16;
 const MAX_GATEWAY_IDS: usize = 8;
 const MAX_SENSITIVE: usize = 64;
 const MAX_RESPONSE_SCHEMAS: usize = 8;
+/// Bytes of a 5xx body scanned for server internals (stack frames sit near the top).
+const VERBOSE_SCAN_BYTES: usize = 16 * 1024;
+/// The record label ingest sets when a request's JWT is weak (`alg_none` or `no_exp`); the
+/// same key is written by gw-ingest's normaliser.
+pub const JWT_WEAKNESS_LABEL: &str = "gw.jwt_weakness";
 
 /// Whether traffic and the specs agree about an endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -119,6 +124,120 @@ pub struct Exposure {
     pub first_public_seen: Option<Timestamp>,
 }
 
+/// Weak credentials seen on an endpoint (counts of calls, never the credentials).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WeakAuth {
+    /// Calls with HTTP Basic credentials from public (internet) clients.
+    #[serde(default)]
+    pub basic_public: u64,
+    /// Calls with a JWT whose header says `alg: none` (unsigned).
+    #[serde(default)]
+    pub jwt_alg_none: u64,
+    /// Calls with a JWT that has no `exp` claim (never expires).
+    #[serde(default)]
+    pub jwt_no_exp: u64,
+}
+
+impl WeakAuth {
+    /// Whether any weak credential was seen.
+    pub fn any(&self) -> bool {
+        self.basic_public > 0 || self.jwt_alg_none > 0 || self.jwt_no_exp > 0
+    }
+
+    fn merge(&mut self, o: &WeakAuth) {
+        self.basic_public += o.basic_public;
+        self.jwt_alg_none += o.jwt_alg_none;
+        self.jwt_no_exp += o.jwt_no_exp;
+    }
+}
+
+/// Throttling and burst observations of an endpoint, in event time.
+///
+/// The burst peak is kept cheaply: calls of the latest event-time minute and of the minute
+/// before it (so slightly late records still count), and the largest count any minute reached.
+/// Records older than the previous minute do not count towards the peak, so the peak is a lower
+/// bound when records arrive more than a minute out of order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateObservation {
+    /// Responses with status 429 (Too Many Requests).
+    #[serde(default)]
+    pub throttled: u64,
+    /// The most calls seen in one event-time minute (UTC minute boundaries).
+    #[serde(default)]
+    pub peak_per_minute: u64,
+    /// Start of the minute that reached `peak_per_minute`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_minute: Option<Timestamp>,
+    /// The latest minute seen, in minutes since the Unix epoch.
+    #[serde(default)]
+    pub minute: i64,
+    /// Calls in `minute`.
+    #[serde(default)]
+    pub minute_calls: u64,
+    /// Calls in the minute before `minute`.
+    #[serde(default)]
+    pub previous_minute_calls: u64,
+}
+
+impl RateObservation {
+    /// Counts one call at event time `t`.
+    pub fn count_call(&mut self, t: Timestamp) {
+        let m = t.as_second().div_euclid(60);
+        if (self.minute_calls == 0 && self.previous_minute_calls == 0) || m > self.minute {
+            self.previous_minute_calls = if m == self.minute + 1 {
+                self.minute_calls
+            } else {
+                0
+            };
+            self.minute = m;
+            self.minute_calls = 1;
+            self.note_peak(m, 1);
+        } else if m == self.minute {
+            self.minute_calls += 1;
+            self.note_peak(m, self.minute_calls);
+        } else if m == self.minute - 1 {
+            self.previous_minute_calls += 1;
+            self.note_peak(m, self.previous_minute_calls);
+        }
+    }
+
+    fn note_peak(&mut self, minute: i64, calls: u64) {
+        if calls > self.peak_per_minute {
+            self.peak_per_minute = calls;
+            self.peak_minute = Timestamp::from_second(minute.saturating_mul(60)).ok();
+        }
+    }
+
+    /// Folds the observation of another endpoint merged into this one. Calls of the same latest
+    /// minute add up; peaks of different minutes cannot be added, so the larger one is kept.
+    fn merge(&mut self, o: &RateObservation) {
+        self.throttled += o.throttled;
+        if o.peak_per_minute > self.peak_per_minute {
+            self.peak_per_minute = o.peak_per_minute;
+            self.peak_minute = o.peak_minute;
+        }
+        if o.minute_calls == 0 && o.previous_minute_calls == 0 {
+            return;
+        }
+        if self.minute == o.minute {
+            self.minute_calls += o.minute_calls;
+            self.previous_minute_calls += o.previous_minute_calls;
+        } else if o.minute > self.minute || self.minute_calls == 0 {
+            let (prev, minute) = (self.minute_calls, self.minute);
+            self.minute = o.minute;
+            self.minute_calls = o.minute_calls;
+            self.previous_minute_calls =
+                o.previous_minute_calls + if minute == o.minute - 1 { prev } else { 0 };
+        } else if o.minute == self.minute - 1 {
+            self.previous_minute_calls += o.minute_calls;
+        }
+        let (m, c) = (self.minute, self.minute_calls);
+        self.note_peak(m, c);
+        let (m, c) = (self.minute - 1, self.previous_minute_calls);
+        self.note_peak(m, c);
+    }
+}
+
 /// Everything the inventory knows about one endpoint.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EndpointState {
@@ -159,6 +278,19 @@ pub struct EndpointState {
     pub unauthenticated_success: u64,
     #[serde(default)]
     pub exposure: Exposure,
+    /// Calls over plain HTTP: scheme `http`/`ws`, or server port 80 without TLS details.
+    #[serde(default)]
+    pub plaintext_calls: u64,
+    /// Weak credentials seen (basic auth from the internet, unsigned or non-expiring JWTs).
+    #[serde(default)]
+    pub weak_auth: WeakAuth,
+    /// 5xx responses whose body showed server internals, counted by pattern name
+    /// (`java_stack_trace`, `sql_error`, ... see [`verbose_error_patterns`]); bodies are not kept.
+    #[serde(default)]
+    pub verbose_errors: BTreeMap<String, u64>,
+    /// 429 responses and the per-minute call peak.
+    #[serde(default)]
+    pub rate: RateObservation,
     /// Sensitive data kinds seen, by location (`email` → {`response.body`}).
     #[serde(default)]
     pub sensitive: BTreeMap<String, BTreeSet<String>>,
@@ -225,6 +357,10 @@ impl EndpointState {
             auth: BTreeMap::new(),
             unauthenticated_success: 0,
             exposure: Exposure::default(),
+            plaintext_calls: 0,
+            weak_auth: WeakAuth::default(),
+            verbose_errors: BTreeMap::new(),
+            rate: RateObservation::default(),
             sensitive: BTreeMap::new(),
             gateway_api_ids: BTreeSet::new(),
             gateway_routes: BTreeSet::new(),
@@ -336,6 +472,12 @@ impl EndpointState {
             self.exposure.first_public_seen,
             other.exposure.first_public_seen,
         );
+        self.plaintext_calls += other.plaintext_calls;
+        self.weak_auth.merge(&other.weak_auth);
+        for (pattern, n) in &other.verbose_errors {
+            *self.verbose_errors.entry(pattern.clone()).or_default() += n;
+        }
+        self.rate.merge(&other.rate);
         for (kind, locations) in &other.sensitive {
             self.sensitive
                 .entry(kind.clone())
@@ -467,8 +609,18 @@ impl Update<'_> {
         if let Some(code) = status {
             bounded_add(&mut e.status_codes, code, 1, MAX_STATUS_CODES);
         }
-        self.auth(e, status);
-        self.exposure(e);
+        let public = self.exposure(e);
+        self.auth(e, status, public);
+        if is_plaintext(x) {
+            e.plaintext_calls += 1;
+        }
+        e.rate.count_call(t);
+        if status == Some(429) {
+            e.rate.throttled += 1;
+        }
+        if matches!(status, Some(500..=599)) {
+            verbose_errors(e, x.response.body.as_ref());
+        }
         e.add_sensitive(&x.sensitive);
         if let Some(api) = &x.api {
             if let Some(id) = &api.gateway_api_id {
@@ -490,7 +642,7 @@ impl Update<'_> {
         }
     }
 
-    fn auth(&self, e: &mut EndpointState, status: Option<u16>) {
+    fn auth(&self, e: &mut EndpointState, status: Option<u16>, public: bool) {
         let auth = self
             .record
             .identity
@@ -506,9 +658,23 @@ impl Update<'_> {
         if auth == AuthType::None && matches!(status, Some(200..=399)) {
             e.unauthenticated_success += 1;
         }
+        if auth == AuthType::Basic && public {
+            e.weak_auth.basic_public += 1;
+        }
+        match self
+            .record
+            .labels
+            .get(JWT_WEAKNESS_LABEL)
+            .map(String::as_str)
+        {
+            Some("alg_none") => e.weak_auth.jwt_alg_none += 1,
+            Some("no_exp") => e.weak_auth.jwt_no_exp += 1,
+            _ => {}
+        }
     }
 
-    fn exposure(&self, e: &mut EndpointState) {
+    /// Counts a call from a public address; returns whether the caller was public.
+    fn exposure(&self, e: &mut EndpointState) -> bool {
         let x = self.record;
         let class = x
             .enrich
@@ -520,6 +686,9 @@ impl Update<'_> {
             let t = x.observed_at;
             e.exposure.first_public_seen =
                 Some(e.exposure.first_public_seen.map_or(t, |f| f.min(t)));
+            true
+        } else {
+            false
         }
     }
 
@@ -606,6 +775,154 @@ impl Update<'_> {
             }
         }
     }
+}
+
+/// Plain HTTP: the record says scheme `http`/`ws`, or (without a scheme) the server port is 80
+/// and the client connection carried no TLS details.
+fn is_plaintext(x: &Exchange) -> bool {
+    match x.request.scheme.as_deref() {
+        Some(s) => s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("ws"),
+        None => x.server.port == Some(80) && x.client.tls.is_none(),
+    }
+}
+
+/// Counts the server-internals patterns found in a 5xx response body.
+fn verbose_errors(e: &mut EndpointState, body: Option<&gw_model::Body>) {
+    let Some(text) = body.filter(|b| !b.redacted).and_then(|b| b.text()) else {
+        return;
+    };
+    for pattern in verbose_error_patterns(text) {
+        match e.verbose_errors.get_mut(pattern) {
+            Some(n) => *n += 1,
+            None => {
+                e.verbose_errors.insert(pattern.to_string(), 1);
+            }
+        }
+    }
+}
+
+/// Signs of server internals in an error body: per pattern name, alternatives of substrings
+/// that must all occur. Chosen to be specific (a stack frame, a driver's error text, a
+/// framework's debug page title), not merely the word "error".
+const VERBOSE_ERROR_SIGNS: &[(&str, &[&[&str]])] = &[
+    (
+        "java_stack_trace",
+        &[
+            &["\tat ", ".java:"],
+            &["\n    at ", ".java:"],
+            &["Exception in thread \""],
+            &["at java.base/"],
+            &["at org.springframework."],
+        ],
+    ),
+    (
+        "dotnet_stack_trace",
+        &[
+            &["   at ", ".cs:line "],
+            &["--- End of stack trace from previous location"],
+            &["   at System.", "Exception"],
+            &["   at Microsoft.AspNetCore."],
+        ],
+    ),
+    (
+        "python_traceback",
+        &[
+            &["Traceback (most recent call last):"],
+            &["File \"", "\", line ", ", in "],
+        ],
+    ),
+    (
+        "node_stack_trace",
+        &[
+            &["    at ", ".js:"],
+            &["    at ", "node_modules/"],
+            &["    at ", "(node:internal/"],
+            &["at Object.<anonymous>"],
+            &[" &nbsp; &nbsp;at "],
+        ],
+    ),
+    (
+        "php_error",
+        &[
+            &["PHP Fatal error"],
+            &["PHP Warning:"],
+            &["Fatal error</b>:", " on line "],
+            &["Fatal error: ", ".php on line "],
+            &["Stack trace:\n#0 "],
+            &["Stack trace:", "{main}"],
+        ],
+    ),
+    (
+        "go_panic",
+        &[
+            &["panic: ", "goroutine "],
+            &["goroutine ", "[running]:"],
+            &["runtime/panic.go"],
+        ],
+    ),
+    ("ruby_backtrace", &[&[".rb:", ":in `"], &[".rb:", ":in '"]]),
+    (
+        "sql_error",
+        &[
+            &["SQLSTATE["],
+            &["You have an error in your SQL syntax"],
+            &["syntax error at or near \""],
+            &["Unclosed quotation mark after the character string"],
+            &["quoted string not properly terminated"],
+            &["ORA-00"],
+            &["ORA-01"],
+            &["PSQLException"],
+            &["psycopg2.errors."],
+            &["psycopg2.ProgrammingError"],
+            &["sqlite3.OperationalError"],
+            &["SQLiteException"],
+            &["SQLSyntaxErrorException"],
+            &["java.sql.SQLException"],
+            &["System.Data.SqlClient.SqlException"],
+            &["Microsoft.Data.SqlClient.SqlException"],
+            &["MySqlException"],
+            &["PG::SyntaxError"],
+            &["Microsoft OLE DB Provider for SQL Server"],
+            &["[ODBC SQL Server Driver]"],
+            &["SequelizeDatabaseError"],
+            &["near \"", "\": syntax error"],
+        ],
+    ),
+    (
+        "framework_debug_page",
+        &[
+            &["DEBUG = True"],
+            &["Whitelabel Error Page"],
+            &["Werkzeug Debugger"],
+            &["Server Error in '/' Application"],
+            &["Whoops! There was an error."],
+            &["Action Controller: Exception caught"],
+            &["Symfony\\Component\\"],
+            &["Illuminate\\"],
+            &["Laravel</title>"],
+            &["<title>Apache Tomcat", "Exception"],
+            &["Exception Details:", "Source Error:"],
+        ],
+    ),
+];
+
+/// Names of the server-internals patterns (stack frames of Java, .NET, Python, Node.js, PHP,
+/// Go or Ruby; SQL driver errors; framework debug pages) found in an error body, in a fixed
+/// order. Only the first 16 KiB are read.
+pub fn verbose_error_patterns(body: &str) -> impl Iterator<Item = &'static str> + '_ {
+    let mut end = body.len().min(VERBOSE_SCAN_BYTES);
+    while !body.is_char_boundary(end) {
+        end -= 1;
+    }
+    let text = &body[..end];
+    VERBOSE_ERROR_SIGNS
+        .iter()
+        .filter(move |(_, alternatives)| {
+            alternatives
+                .iter()
+                .any(|parts| parts.iter().all(|p| text.contains(p)))
+        })
+        .map(|(name, _)| *name)
 }
 
 /// Records a parameter sighting on an endpoint (bounded).
@@ -764,5 +1081,237 @@ mod tests {
         let day = SignedDuration::from_hours(24);
         assert_eq!(e.spec_status(t0 + day * 29, 30), SpecStatus::Shadow);
         assert_eq!(e.spec_status(t0 + day * 30, 30), SpecStatus::Dormant);
+    }
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn record(at: &str) -> Exchange {
+        let source = gw_model::Source {
+            kind: gw_model::SourceKind::Native,
+            capture: gw_model::Capture::Frontend,
+            gateway: None,
+            raw_ref: None,
+        };
+        let mut x = Exchange::new("r", t(at), source, "GET", "/a");
+        x.response.status = Some(200);
+        x.client.ip = Some("10.0.0.1".parse().unwrap());
+        x
+    }
+
+    fn apply(e: &mut EndpointState, x: &Exchange) {
+        Update {
+            record: x,
+            sample_details: true,
+            sample_body: true,
+            max_params: 16,
+        }
+        .apply(e);
+    }
+
+    fn endpoint() -> EndpointState {
+        EndpointState::new("h", Method::Get, "/a", EndpointMatch::Learned)
+    }
+
+    #[test]
+    fn plaintext_is_the_http_scheme_or_port_80_without_tls() {
+        let mut e = endpoint();
+        let mut x = record("2024-01-01T00:00:00Z");
+        x.request.scheme = Some("HTTP".into());
+        apply(&mut e, &x);
+        x.request.scheme = Some("https".into());
+        x.server.port = Some(80);
+        apply(&mut e, &x);
+        x.request.scheme = None;
+        apply(&mut e, &x);
+        x.client.tls = Some(gw_model::Tls::default());
+        apply(&mut e, &x);
+        x.client.tls = None;
+        x.server.port = Some(8080);
+        apply(&mut e, &x);
+        assert_eq!(e.calls, 5);
+        assert_eq!(e.plaintext_calls, 2, "http scheme and bare port 80 only");
+    }
+
+    #[test]
+    fn weak_auth_counts_public_basic_and_jwt_labels() {
+        let mut e = endpoint();
+        let mut x = record("2024-01-01T00:00:00Z");
+        x.identity = Some(gw_model::Identity {
+            auth_type: Some(AuthType::Basic),
+            ..gw_model::Identity::default()
+        });
+        apply(&mut e, &x); // private client: not counted
+        x.client.ip = Some("203.0.113.9".parse().unwrap());
+        apply(&mut e, &x);
+        x.identity.as_mut().unwrap().auth_type = Some(AuthType::BearerJwt);
+        x.labels
+            .insert(JWT_WEAKNESS_LABEL.into(), "alg_none".into());
+        apply(&mut e, &x);
+        x.labels.insert(JWT_WEAKNESS_LABEL.into(), "no_exp".into());
+        apply(&mut e, &x);
+        apply(&mut e, &x);
+        x.labels
+            .insert(JWT_WEAKNESS_LABEL.into(), "something_else".into());
+        apply(&mut e, &x);
+        assert_eq!(
+            e.weak_auth,
+            WeakAuth {
+                basic_public: 1,
+                jwt_alg_none: 1,
+                jwt_no_exp: 2
+            }
+        );
+        assert!(e.weak_auth.any() && !WeakAuth::default().any());
+    }
+
+    #[test]
+    fn verbose_error_patterns_name_each_platform() {
+        let cases = [
+            (
+                "java.lang.NullPointerException\n\tat com.acme.Orders.get(Orders.java:42)\n",
+                "java_stack_trace",
+            ),
+            (
+                "System.InvalidOperationException: x\n   at Acme.Api.OrdersController.Get() in /src/OrdersController.cs:line 27",
+                "dotnet_stack_trace",
+            ),
+            (
+                "Traceback (most recent call last):\n  File \"/app/views.py\", line 12, in get\nKeyError: 'id'",
+                "python_traceback",
+            ),
+            (
+                "TypeError: Cannot read properties of undefined\n    at getOrder (/app/src/orders.js:14:21)\n",
+                "node_stack_trace",
+            ),
+            (
+                "PHP Fatal error:  Uncaught Error: Call to undefined function in /var/www/index.php:7\nStack trace:\n#0 {main}",
+                "php_error",
+            ),
+            (
+                "panic: runtime error: index out of range\n\ngoroutine 17 [running]:\nmain.handler()",
+                "go_panic",
+            ),
+            ("app/models/order.rb:12:in `find'", "ruby_backtrace"),
+            (
+                r#"{"error":"SQLSTATE[42000]: Syntax error or access violation: 1064 You have an error in your SQL syntax"}"#,
+                "sql_error",
+            ),
+            (
+                "<html><body><h1>Whitelabel Error Page</h1></body></html>",
+                "framework_debug_page",
+            ),
+        ];
+        for (body, want) in cases {
+            let got: Vec<&str> = verbose_error_patterns(body).collect();
+            assert!(
+                got.contains(&want),
+                "{want} not found in {got:?} for {body}"
+            );
+        }
+        for clean in [
+            r#"{"error":"internal server error","request_id":"b2f5"}"#,
+            "Service Unavailable",
+            "<html><body>502 Bad Gateway</body></html>",
+            "",
+        ] {
+            assert_eq!(verbose_error_patterns(clean).count(), 0, "{clean}");
+        }
+        // a multi-byte character across the scan limit does not panic
+        let long = "é".repeat(VERBOSE_SCAN_BYTES);
+        assert_eq!(verbose_error_patterns(&long).count(), 0);
+    }
+
+    #[test]
+    fn only_unredacted_5xx_bodies_are_scanned_and_no_body_text_is_kept() {
+        let mut e = endpoint();
+        let trace =
+            "Traceback (most recent call last):\n  File \"/app/secret_module.py\", line 3, in x";
+        let mut x = record("2024-01-01T00:00:00Z");
+        x.response.status = Some(500);
+        x.response.body = Some(gw_model::Body::utf8(trace));
+        apply(&mut e, &x);
+        apply(&mut e, &x);
+        x.response.status = Some(400);
+        apply(&mut e, &x);
+        x.response.status = Some(503);
+        x.response.body.as_mut().unwrap().redacted = true;
+        apply(&mut e, &x);
+        assert_eq!(
+            e.verbose_errors,
+            BTreeMap::from([("python_traceback".to_string(), 2)])
+        );
+        let json = serde_json::to_string(&e).unwrap();
+        assert!(!json.contains("secret_module"), "{json}");
+    }
+
+    #[test]
+    fn rate_counts_429_and_the_peak_minute_with_late_records() {
+        let mut e = endpoint();
+        let mut x = record("2024-01-01T00:00:10Z");
+        for s in 0..5 {
+            x.observed_at = t("2024-01-01T00:00:00Z") + SignedDuration::from_secs(s * 10);
+            apply(&mut e, &x);
+        }
+        for s in 0..3 {
+            x.observed_at = t("2024-01-01T00:01:00Z") + SignedDuration::from_secs(s);
+            apply(&mut e, &x);
+        }
+        // two late records of the previous minute
+        x.observed_at = t("2024-01-01T00:00:59Z");
+        apply(&mut e, &x);
+        apply(&mut e, &x);
+        // far too late: not counted in the peak
+        x.observed_at = t("2023-12-31T23:00:00Z");
+        x.response.status = Some(429);
+        apply(&mut e, &x);
+        assert_eq!(e.rate.throttled, 1);
+        assert_eq!(e.rate.peak_per_minute, 7);
+        assert_eq!(e.rate.peak_minute, Some(t("2024-01-01T00:00:00Z")));
+        // a gap resets the buckets
+        x.observed_at = t("2024-01-01T05:00:00Z");
+        apply(&mut e, &x);
+        assert_eq!((e.rate.minute_calls, e.rate.previous_minute_calls), (1, 0));
+        assert_eq!(e.rate.peak_per_minute, 7);
+    }
+
+    #[test]
+    fn absorb_adds_observations_and_merges_same_minute_buckets() {
+        let mut a = endpoint();
+        let mut b = endpoint();
+        let mut x = record("2024-01-01T00:00:01Z");
+        x.request.scheme = Some("http".into());
+        x.response.status = Some(500);
+        x.response.body = Some(gw_model::Body::utf8("goroutine 1 [running]:"));
+        for _ in 0..3 {
+            apply(&mut a, &x);
+        }
+        x.response.status = Some(429);
+        x.labels.insert(JWT_WEAKNESS_LABEL.into(), "no_exp".into());
+        for _ in 0..4 {
+            apply(&mut b, &x);
+        }
+        a.absorb(&b);
+        assert_eq!(a.plaintext_calls, 7);
+        assert_eq!(a.verbose_errors.get("go_panic"), Some(&3));
+        assert_eq!(a.weak_auth.jwt_no_exp, 4);
+        assert_eq!(a.rate.throttled, 4);
+        assert_eq!(a.rate.peak_per_minute, 7, "same minute: calls add up");
+    }
+
+    #[test]
+    fn states_stored_before_the_observation_fields_still_load() {
+        let mut e = endpoint();
+        apply(&mut e, &record("2024-01-01T00:00:00Z"));
+        let mut v = serde_json::to_value(&e).unwrap();
+        let map = v.as_object_mut().unwrap();
+        for k in ["plaintext_calls", "weak_auth", "verbose_errors", "rate"] {
+            assert!(map.remove(k).is_some(), "{k}");
+        }
+        let back: EndpointState = serde_json::from_value(v).unwrap();
+        assert_eq!(back.plaintext_calls, 0);
+        assert_eq!(back.rate, RateObservation::default());
+        assert_eq!(back.calls, 1);
     }
 }

@@ -39,6 +39,7 @@ pub use inventory::{
     EndpointState, Exposure, ObservedParam, SpecStatus, StatusClasses, classify_ip, endpoint_id,
     learned_api,
 };
+pub use inventory::{JWT_WEAKNESS_LABEL, RateObservation, WeakAuth, verbose_error_patterns};
 pub use learn::LearnedPath;
 pub use method::Method;
 pub use openapi::export_openapi;

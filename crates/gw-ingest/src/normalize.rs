@@ -99,6 +99,10 @@ pub enum NormalizeConfigError {
 /// Headers whose whole value is a credential.
 const AUTH_HEADERS: &[&str] = &["authorization", "proxy-authorization"];
 
+/// The record label naming a weakness of the request's JWT: `alg_none` (unsigned) or `no_exp`
+/// (no expiry claim). Read by gw-discover's inventory (same key there).
+pub const JWT_WEAKNESS_LABEL: &str = "gw.jwt_weakness";
+
 /// Applies [`NormalizeConfig`] to records; cheap to share between threads.
 #[derive(Clone)]
 pub struct Normalizer {
@@ -254,6 +258,10 @@ impl Normalizer {
             identity.credential_fp = derived.credential_fp;
         }
         if let Some(jwt) = derived.jwt {
+            if let Some(weakness) = jwt.weakness() {
+                x.labels
+                    .insert(JWT_WEAKNESS_LABEL.into(), weakness.to_owned());
+            }
             if let Some(alg) = jwt.alg {
                 x.extra
                     .insert("jwt.alg".into(), serde_json::Value::String(alg));
@@ -672,6 +680,25 @@ struct JwtClaims {
     principal: Option<String>,
     aud: Option<serde_json::Value>,
     azp: Option<String>,
+    /// Whether the payload has an `exp` claim.
+    has_exp: bool,
+}
+
+impl JwtClaims {
+    /// The worst weakness of the token: unsigned (`alg: none`, any case) before no expiry.
+    fn weakness(&self) -> Option<&'static str> {
+        if self
+            .alg
+            .as_deref()
+            .is_some_and(|a| a.eq_ignore_ascii_case("none"))
+        {
+            Some("alg_none")
+        } else if !self.has_exp {
+            Some("no_exp")
+        } else {
+            None
+        }
+    }
 }
 
 const B64URL: GeneralPurpose = GeneralPurpose::new(
@@ -701,6 +728,7 @@ fn decode_jwt(token: &str) -> Option<JwtClaims> {
         azp: Option<String>,
         client_id: Option<String>,
         appid: Option<String>,
+        exp: Option<serde_json::Value>,
     }
     // `{` always encodes to a leading `e`: anything else is not a JWT, without decoding.
     if !token.starts_with('e') {
@@ -731,6 +759,7 @@ fn decode_jwt(token: &str) -> Option<JwtClaims> {
         principal,
         aud: payload.aud,
         azp: payload.azp,
+        has_exp: payload.exp.is_some_and(|e| !e.is_null()),
     })
 }
 
@@ -986,6 +1015,40 @@ mod tests {
             assert_eq!(id.principal, None);
             assert_gone(&x, garbage);
         }
+    }
+
+    #[test]
+    fn jwt_weaknesses_are_labelled() {
+        let n = normalizer(&[]);
+        let label = |token: String| {
+            let mut x = record(&[("authorization", &format!("Bearer {token}"))], None);
+            n.normalize(&mut x);
+            assert_gone(&x, &token);
+            x.labels.get(JWT_WEAKNESS_LABEL).cloned()
+        };
+        let unsigned = format!(
+            "{}.{}.",
+            b64(r#"{"alg":"None"}"#),
+            b64(r#"{"sub":"admin","exp":1900000000}"#)
+        );
+        assert_eq!(label(unsigned).as_deref(), Some("alg_none"));
+        let unsigned_no_exp = format!("{}.{}.", b64(r#"{"alg":"none"}"#), b64(r#"{"sub":"a"}"#));
+        assert_eq!(
+            label(unsigned_no_exp).as_deref(),
+            Some("alg_none"),
+            "the worse weakness wins"
+        );
+        let no_exp = jwt(r#"{"alg":"RS256"}"#, r#"{"sub":"1","iss":"idp"}"#);
+        assert_eq!(label(no_exp).as_deref(), Some("no_exp"));
+        let null_exp = jwt(r#"{"alg":"RS256"}"#, r#"{"sub":"1","exp":null}"#);
+        assert_eq!(label(null_exp).as_deref(), Some("no_exp"));
+        let sound = jwt(r#"{"alg":"ES256"}"#, r#"{"sub":"1","exp":1900000000}"#);
+        assert_eq!(label(sound), None);
+        // opaque tokens and API keys say nothing about JWTs
+        assert_eq!(label("opaque-token-value".into()), None);
+        let mut x = record(&[("x-api-key", "k-123")], None);
+        n.normalize(&mut x);
+        assert!(x.labels.is_empty());
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub enum PostureError {
     },
     /// The kind of gateway configuration could not be recognised from the content.
     #[error(
-        "{file}: cannot tell which gateway this configuration is for ({reason}); pass --kind apim|kong|nginx"
+        "{file}: cannot tell which gateway this configuration is for ({reason}); pass --kind apim|kong|nginx|envoy"
     )]
     UnknownKind { file: String, reason: String },
     /// The content does not have the shape the named gateway kind requires.
@@ -34,7 +34,7 @@ pub enum PostureError {
     },
     /// The gateway kind is known but has no checks in this version.
     #[error(
-        "{file}: {kind} configuration checks are not available; supported kinds: apim, kong, nginx"
+        "{file}: {kind} configuration checks are not available; supported kinds: apim, kong, nginx, envoy"
     )]
     Unsupported { file: String, kind: &'static str },
     /// The OpenAPI document could not be imported.

@@ -1,12 +1,17 @@
 //! Posture assessment for Gatewatch: an audit of imported OpenAPI documents, checks of exported
-//! gateway configurations (Azure API Management ARM/Bicep JSON, Kong declarative config, nginx),
-//! risk scoring of endpoints and SARIF 2.1.0 output.
+//! gateway configurations (Azure API Management ARM/Bicep JSON, Kong declarative config, nginx,
+//! Envoy), rules over the traffic inventory, risk scoring of endpoints and APIs, and SARIF 2.1.0
+//! output.
 //!
 //! Every check is a small rule in a static registry ([`SPEC_RULES`], [`config::APIM_RULES`],
-//! [`config::KONG_RULES`], [`config::NGINX_RULES`]) producing [`gw_model::Finding`]s of kind
-//! `posture`, analytic `config`, fingerprinted by rule + file + JSON pointer. The crate is pure and
-//! synchronous: it reads the file it is given and nothing else, uses no clock (findings carry the
-//! Unix epoch as `first_seen`/`last_seen` for the caller to stamp) and knows nothing about traffic.
+//! [`config::KONG_RULES`], [`config::NGINX_RULES`], [`config::ENVOY_RULES`],
+//! [`INVENTORY_RULES`]) producing [`gw_model::Finding`]s of kind `posture`, fingerprinted by
+//! rule + file + JSON pointer. Spec and configuration findings have analytic `config` and carry
+//! the Unix epoch as `first_seen`/`last_seen` for the caller to stamp. Inventory findings
+//! ([`assess_inventory`]) have analytic `behavioral`, the file `inventory` with pointer
+//! `/endpoints/<endpoint id>` (so rule + endpoint id fingerprints them), the endpoint set and its
+//! event-time range. The crate is pure and synchronous: it reads the file it is given and
+//! nothing else, uses no clock, and sees traffic only through the inventory state it is handed.
 //!
 //! A finding's first evidence sample has `location = "<file>#<JSON pointer>"` (for nginx, a
 //! directive path such as `/http/0/server/1/listen/0`) and, when the node was located in the
@@ -17,11 +22,8 @@
 //! A rule is a [`Rule`] value — [`RuleMeta`] (stable id, name, severity, OWASP mapping, summary,
 //! remediation, references) plus one check function that pushes [`Hit`]s — listed in a static
 //! slice. A spec rule is one more entry in [`SPEC_RULES`]; a gateway rule one more entry in its
-//! gateway's slice. Rules over the traffic inventory plug in the same way, one file each: define
-//! the context (`InventoryContext<'a>`, a borrowed view of the inventory), the alias
-//! `type InventoryRule = Rule<for<'a, 'b> fn(&'b InventoryContext<'a>, &mut Vec<Hit>)>`, a file
-//! per rule exporting its `const`, one line per rule in an `INVENTORY_RULES` slice, and turn hits
-//! into findings with [`collect_findings`] (then set `Finding::endpoint`).
+//! gateway's slice; an inventory rule one more entry in [`INVENTORY_RULES`], a function over an
+//! [`EndpointView`] (one endpoint plus the [`InventoryContext`]).
 //!
 //! ```
 //! use gw_posture::{ConfigSource, check_gateway_config, to_sarif};
@@ -44,7 +46,9 @@
 //! ```
 
 pub mod config;
+pub mod endpoint_risk;
 mod error;
+pub mod inventory;
 mod locate;
 pub mod risk;
 mod rule;
@@ -52,7 +56,16 @@ pub mod sarif;
 pub mod spec_audit;
 
 pub use config::{ConfigSource, GatewayKind, check_gateway_config, detect_kind};
+pub use endpoint_risk::{
+    ApiRisk, RankedEndpoint, RankedFinding, endpoint_authentication, endpoint_exposure,
+    endpoint_risk_input, rank, rank_endpoints, score_api, score_apis, score_endpoint,
+    score_endpoint_with_alerts,
+};
 pub use error::PostureError;
+pub use inventory::{
+    DEFAULT_BURST_PER_MINUTE, EndpointView, INVENTORY_FILE, INVENTORY_RULES, InventoryContext,
+    InventoryRule, assess_inventory,
+};
 pub use locate::{SourceIndex, locate_pointer, pointer_tokens};
 pub use risk::{
     AlertCounts, Authentication, Exposure, RiskFactor, RiskInput, RiskScore, score_risk,

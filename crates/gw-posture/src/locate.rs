@@ -397,11 +397,12 @@ fn locate_yaml(text: &str, tokens: &[String]) -> SourcePosition {
     let mut found_line = lines.first().map_or(1, |l| l.line);
     let mut found_column = lines.first().map_or(1, |l| l.indent + 1);
     let mut range = 0..lines.len();
-    let mut parent_indent: Option<usize> = None;
+    // children of the current node are indented at least this much
+    let mut min_indent = 0;
     for token in tokens {
         let Some(first) = lines[range.clone()]
             .iter()
-            .position(|l| parent_indent.is_none_or(|p| l.indent > p))
+            .position(|l| l.indent >= min_indent)
         else {
             break;
         };
@@ -427,11 +428,25 @@ fn locate_yaml(text: &str, tokens: &[String]) -> SourcePosition {
         let Some(at) = hit else { break };
         found_line = lines[at].line;
         found_column = lines[at].indent + 1;
+        // `key:` followed by `- item` at the key's own indentation (an indentless sequence,
+        // the usual style of Envoy and Kubernetes documents): the items belong to the key.
+        let indentless = lines[at].content != "-"
+            && lines
+                .get(at + 1)
+                .filter(|_| at + 1 < range.end)
+                .is_some_and(|n| n.indent == child_indent && n.content == "-");
         let end = (at + 1..range.end)
-            .find(|&i| lines[i].indent <= child_indent)
+            .find(|&i| {
+                lines[i].indent < child_indent
+                    || (lines[i].indent == child_indent && !(indentless && lines[i].content == "-"))
+            })
             .unwrap_or(range.end);
         range = at + 1..end;
-        parent_indent = Some(child_indent);
+        min_indent = if indentless {
+            child_indent
+        } else {
+            child_indent + 1
+        };
         if range.is_empty() {
             break;
         }
@@ -500,5 +515,24 @@ mod tests {
         assert_eq!(column("/paths/~1users~1v1/get"), Some(5));
         assert_eq!(column("/paths/~1users~1v1/get/parameters/1"), Some(9));
         assert_eq!(column("/paths/~1users~1v1/get/parameters/1/name"), Some(11));
+    }
+
+    #[test]
+    fn yaml_indentless_sequences_belong_to_their_key() {
+        let text = "static_resources:\n  listeners:\n  - name: a\n    filter_chains:\n    - filters: []\n  - name: b\n    filter_chains:\n    - filters: []\n    - transport_socket: {}\n  clusters:\n  - name: c\nadmin: {}\n";
+        let line = |p: &str| SourceIndex::new(text).locate(p).map(|p| p.line);
+        assert_eq!(line("/static_resources/listeners/0"), Some(3));
+        assert_eq!(line("/static_resources/listeners/1/name"), Some(6));
+        assert_eq!(
+            line("/static_resources/listeners/1/filter_chains/1"),
+            Some(9)
+        );
+        assert_eq!(line("/static_resources/clusters/0"), Some(11));
+        assert_eq!(
+            line("/static_resources/listeners/2"),
+            Some(2),
+            "missing: the key"
+        );
+        assert_eq!(line("/admin"), Some(12));
     }
 }

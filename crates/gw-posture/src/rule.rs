@@ -6,8 +6,8 @@
 //! are static slices of rules, so adding a check is one new `const` and one line in a slice.
 
 use gw_model::{
-    Analytic, Confidence, Evidence, EvidenceSample, FINDING_SCHEMA, Finding, FindingKind,
-    FindingStatus, OwaspApi2023, RuleRef, Severity,
+    Analytic, Confidence, Evidence, EvidenceMetrics, EvidenceSample, FINDING_SCHEMA, Finding,
+    FindingKind, FindingStatus, OwaspApi2023, RuleRef, Severity,
 };
 use jiff::Timestamp;
 
@@ -47,6 +47,8 @@ pub struct Hit {
     /// 1-based line in the source, when the parser knows it directly (nginx); JSON/YAML sources
     /// are located from the pointer afterwards.
     pub line: Option<usize>,
+    /// Numbers backing the hit (counts, thresholds), copied to the finding's evidence metrics.
+    pub metrics: EvidenceMetrics,
 }
 
 impl Hit {
@@ -62,6 +64,7 @@ impl Hit {
             severity: None,
             confidence: None,
             line: None,
+            metrics: EvidenceMetrics::default(),
         }
     }
 
@@ -77,6 +80,19 @@ impl Hit {
 
     pub fn at_line(mut self, line: usize) -> Self {
         self.line = Some(line);
+        self
+    }
+
+    /// Adds a named number to the evidence (`calls`, `days_quiet` ...).
+    pub fn with_metric(mut self, name: &str, value: f64) -> Self {
+        self.metrics.extra.insert(name.to_owned(), value);
+        self
+    }
+
+    /// Sets the observed value and, when there is one, the threshold it was compared with.
+    pub fn with_observed(mut self, observed: f64, threshold: Option<f64>) -> Self {
+        self.metrics.observed = Some(observed);
+        self.metrics.threshold = threshold;
         self
     }
 }
@@ -158,7 +174,10 @@ pub fn finding_from_hit(
     position: Option<SourcePosition>,
 ) -> Finding {
     let fingerprint = fingerprint(meta.id, file, &hit.pointer);
-    let mut evidence = Evidence::default();
+    let mut evidence = Evidence {
+        metrics: hit.metrics,
+        ..Evidence::default()
+    };
     let location = format!("{file}#{}", hit.pointer);
     let text = match position {
         Some(p) => format!("{file}:{}:{}: {}", p.line, p.column, hit.title),

@@ -21,6 +21,8 @@ pub fn all_rule_metas() -> impl Iterator<Item = &'static RuleMeta> {
         .chain(crate::config::APIM_RULES.iter().map(|r| &r.meta))
         .chain(crate::config::KONG_RULES.iter().map(|r| &r.meta))
         .chain(crate::config::NGINX_RULES.iter().map(|r| &r.meta))
+        .chain(crate::config::ENVOY_RULES.iter().map(|r| &r.meta))
+        .chain(crate::inventory::INVENTORY_RULES.iter().map(|r| &r.meta))
 }
 
 fn level(severity: Severity) -> &'static str {

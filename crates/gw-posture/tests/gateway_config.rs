@@ -225,3 +225,85 @@ fn wrong_kind_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[test]
+fn envoy_insecure_bootstrap_fires_expected_rules() {
+    let got = fired("envoy-insecure.yaml", None);
+    assert_eq!(
+        ids_and_pointers(&got),
+        vec![
+            (
+                "GW-C-ENVOY-001",
+                "/static_resources/listeners/0/filter_chains/0"
+            ),
+            (
+                "GW-C-ENVOY-001",
+                "/static_resources/listeners/2/filter_chains/0"
+            ),
+            (
+                "GW-C-ENVOY-002",
+                "/static_resources/clusters/0/transport_socket/typed_config"
+            ),
+            (
+                "GW-C-ENVOY-002",
+                "/static_resources/clusters/1/transport_socket/typed_config/common_tls_context/validation_context"
+            ),
+            (
+                "GW-C-ENVOY-002",
+                "/static_resources/clusters/3/transport_socket_matches/0/transport_socket/typed_config/common_tls_context/validation_context"
+            ),
+            (
+                "GW-C-ENVOY-003",
+                "/static_resources/listeners/0/filter_chains/0/filters/0"
+            ),
+            (
+                "GW-C-ENVOY-003",
+                "/static_resources/listeners/1/filter_chains/0/filters/0"
+            ),
+            ("GW-C-ENVOY-004", "/admin/address/socket_address/address"),
+        ]
+    );
+    let findings = check_gateway_config(&golden("envoy-insecure.yaml"), None).unwrap();
+    let by = |id: &str, n: usize| {
+        findings
+            .iter()
+            .filter(|f| f.rule.id == id)
+            .nth(n)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by("GW-C-ENVOY-002", 0).severity, Severity::Medium);
+    assert_eq!(
+        by("GW-C-ENVOY-002", 1).severity,
+        Severity::Low,
+        "chain verified, name not matched"
+    );
+    assert!(
+        by("GW-C-ENVOY-002", 2)
+            .description
+            .contains("ACCEPT_UNTRUSTED")
+    );
+    assert!(by("GW-C-ENVOY-003", 1).title.contains("enforces nothing"));
+    assert!(by("GW-C-ENVOY-004", 0).title.contains("0.0.0.0:9901"));
+    let line = |id: &str, p: &str| got.iter().find(|g| g.0 == id && g.1 == p).map(|g| g.2);
+    assert_eq!(
+        line("GW-C-ENVOY-004", "/admin/address/socket_address/address"),
+        Some(13)
+    );
+    assert_eq!(
+        line(
+            "GW-C-ENVOY-001",
+            "/static_resources/listeners/0/filter_chains/0"
+        ),
+        Some(20)
+    );
+}
+
+#[test]
+fn envoy_hardened_json_bootstrap_is_clean() {
+    assert_eq!(fired("envoy-hardened.json", None), vec![]);
+    assert_eq!(
+        fired("envoy-hardened.json", Some(GatewayKind::Envoy)),
+        vec![]
+    );
+}

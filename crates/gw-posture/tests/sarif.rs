@@ -114,8 +114,9 @@ fn rule_ids_are_unique_across_all_registries() {
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), n);
-    assert!(
-        gw_posture::all_rule_metas()
-            .all(|m| m.id.starts_with("GW-S-") || m.id.starts_with("GW-C-"))
-    );
+    assert!(gw_posture::all_rule_metas().all(|m| {
+        ["GW-S-", "GW-C-", "GW-P-"]
+            .iter()
+            .any(|p| m.id.starts_with(p))
+    }));
 }
