@@ -75,9 +75,84 @@ where
     Ok(bodies)
 }
 
+/// Bodies of [`pack_indexed`]: each with the positions of the records it holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IndexedBodies {
+    /// `(record positions, body)`, in order.
+    pub bodies: Vec<(Vec<usize>, Vec<u8>)>,
+    /// `(position, framed size)` of records that alone exceed the limit and are in no body.
+    pub oversized: Vec<(usize, usize)>,
+}
+
+/// Like [`pack_bodies`], for senders that must know which records each body carries (to retry
+/// or dead-letter them): records that alone exceed `limit` are set aside instead of failing the
+/// whole set.
+pub fn pack_indexed(records: &[Vec<u8>], shape: BodyShape, limit: usize) -> IndexedBodies {
+    let frame = shape.open.len() + shape.close.len();
+    let mut out = IndexedBodies::default();
+    let mut current: Vec<u8> = Vec::new();
+    let mut members: Vec<usize> = Vec::new();
+    for (position, record) in records.iter().enumerate() {
+        if frame + record.len() > limit {
+            out.oversized.push((position, frame + record.len()));
+            continue;
+        }
+        let grown = current.len() + shape.separator.len() + record.len() + shape.close.len();
+        if !members.is_empty() && grown > limit {
+            current.extend_from_slice(shape.close);
+            out.bodies
+                .push((std::mem::take(&mut members), std::mem::take(&mut current)));
+        }
+        if members.is_empty() {
+            current.extend_from_slice(shape.open);
+        } else {
+            current.extend_from_slice(shape.separator);
+        }
+        current.extend_from_slice(record);
+        members.push(position);
+    }
+    if !members.is_empty() {
+        current.extend_from_slice(shape.close);
+        out.bodies.push((members, current));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn indexed_packing_matches_pack_bodies_and_sets_oversized_aside() {
+        let sizes = [3, 3, 20, 3, 3];
+        let recs: Vec<Vec<u8>> = records(&sizes).into_iter().map(|(_, r)| r).collect();
+        let packed = pack_indexed(&recs, BodyShape::JSON_ARRAY, 9);
+        assert_eq!(packed.oversized, vec![(2, 22)]);
+        assert_eq!(
+            packed.bodies,
+            vec![
+                (vec![0, 1], b"[xxx,xxx]".to_vec()),
+                (vec![3, 4], b"[xxx,xxx]".to_vec())
+            ]
+        );
+        let without: Vec<(&str, Vec<u8>)> = records(&[3, 3, 3, 3]);
+        let plain = pack_bodies(without, BodyShape::JSON_ARRAY, 9, "t").unwrap();
+        let bodies: Vec<Vec<u8>> = pack_indexed(
+            &[
+                recs[0].clone(),
+                recs[1].clone(),
+                recs[3].clone(),
+                recs[4].clone(),
+            ],
+            BodyShape::JSON_ARRAY,
+            9,
+        )
+        .bodies
+        .into_iter()
+        .map(|(_, b)| b)
+        .collect();
+        assert_eq!(bodies, plain);
+    }
 
     fn records(sizes: &[usize]) -> Vec<(&'static str, Vec<u8>)> {
         sizes.iter().map(|&n| ("f", vec![b'x'; n])).collect()

@@ -20,7 +20,8 @@ use crate::taxonomy::rfc3339_ms;
 use crate::{ExportError, Result, mitre_tactic_name, ocsf_severity_id};
 
 /// The bulk action of every document.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum BulkAction {
     /// `index` with `_id` = finding id: updates replace earlier copies.
     #[default]

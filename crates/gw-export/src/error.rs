@@ -61,6 +61,10 @@ pub enum ExportError {
     /// A webhook signature header is missing, malformed, stale or does not match.
     #[error("webhook signature: {reason}")]
     WebhookSignature { reason: String },
+    /// A delivery sink's configuration is invalid or its resources (dead-letter file, CA file,
+    /// output file) cannot be set up.
+    #[error("sink {sink:?}: {reason}")]
+    SinkConfig { sink: String, reason: String },
 }
 
 impl ExportError {

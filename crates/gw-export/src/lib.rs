@@ -1,22 +1,25 @@
 //! Gatewatch exports: turns `gatewatch.finding/1` records into the formats security teams
 //! consume, and findings into gateway blocklists.
 //!
-//! Every function here is a pure, synchronous mapping from findings to bytes (plus one
-//! size-rotated NDJSON file writer). Transports (HTTPS, syslog sockets, retries, auth) live with
-//! the server, not here, so this crate pulls in no async runtime and no HTTP client. It never adds
-//! request content beyond what a finding already holds: evidence samples arrive masked upstream
-//! and are copied as they are.
+//! The format modules are pure, synchronous mappings from findings to bytes (plus one
+//! size-rotated NDJSON file writer). [`delivery`] moves those bytes: a [`delivery::Dispatcher`]
+//! with one worker thread and one bounded queue per configured sink, blocking I/O (`ureq`,
+//! std sockets, rustls), retries with backoff and a dead-letter file, so nothing is dropped
+//! silently. No async runtime. It never adds request content beyond what a finding already
+//! holds: evidence samples arrive masked upstream and are copied as they are.
 //!
 //! Entry points:
 //! * [`render_alerts`] / [`AlertFormat`] — what `gatewatch alerts --format …` prints.
 //! * [`render_blocklist`], [`blocklist_from_findings`], [`BlocklistFormat`] — what
 //!   `gatewatch blocklist export` prints.
 //! * one module per format for sinks that need more control (batching, envelopes, framing).
+//! * [`delivery::DeliveryConfig`] / [`delivery::Dispatcher`] — sinks that deliver findings.
 
 mod alerts;
 pub mod batch;
 pub mod blocklist;
 pub mod cef;
+pub mod delivery;
 pub mod ecs;
 mod error;
 pub mod filter;

@@ -19,7 +19,8 @@ use crate::{ExportError, Producer, Result, ocsf};
 pub const SOURCETYPE: &str = "gatewatch:finding";
 
 /// What the `event` member holds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum HecEvent {
     /// The `gatewatch.finding/1` record as is.
     #[default]

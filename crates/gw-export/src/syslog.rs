@@ -49,9 +49,11 @@ impl Facility {
 }
 
 /// What the MSG part carries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum SyslogPayload {
     /// A CEF line ([`cef::to_cef`]); MSGID `FINDING`.
+    #[default]
     Cef,
     /// One line of OCSF JSON ([`ocsf::to_ocsf_json`]); MSGID `FINDING`.
     OcsfJson,
