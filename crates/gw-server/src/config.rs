@@ -60,6 +60,8 @@ pub struct ServerConfig {
     pub rate_burst: u32,
     /// Seconds a graceful shutdown waits for in-flight requests before closing.
     pub shutdown_grace_seconds: u64,
+    /// `[server.tls]`: serve HTTPS (rustls) with this certificate and key; plain HTTP without.
+    pub tls: Option<crate::tls::TlsConfig>,
 }
 
 impl Default for ServerConfig {
@@ -75,6 +77,7 @@ impl Default for ServerConfig {
             rate_per_second: 200,
             rate_burst: 400,
             shutdown_grace_seconds: 30,
+            tls: None,
         }
     }
 }
@@ -137,7 +140,19 @@ mod tests {
         assert_eq!(c.listen, "0.0.0.0:9000");
         assert_eq!(c.max_body_bytes, 16 * 1024 * 1024);
         assert_eq!(c.tokens[0].scopes, vec![Scope::Ingest]);
+        assert_eq!(c.tls, None);
         c.validate().unwrap();
+        let c: ServerConfig = serde_json::from_value(serde_json::json!({
+            "tls": {"cert": "/etc/gw/cert.pem", "key": "/etc/gw/key.pem"}
+        }))
+        .unwrap();
+        let tls = c.tls.unwrap();
+        assert_eq!(tls.cert, PathBuf::from("/etc/gw/cert.pem"));
+        assert_eq!(tls.key, PathBuf::from("/etc/gw/key.pem"));
+        let err = serde_json::from_value::<ServerConfig>(serde_json::json!({"tls": {"cert": "c"}}))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missing field `key`"), "{err}");
         let err = serde_json::from_value::<ServerConfig>(serde_json::json!({"listn": "x"}))
             .unwrap_err()
             .to_string();

@@ -16,6 +16,9 @@ pub enum ServerError {
         addr: String,
         source: std::io::Error,
     },
+    /// The TLS certificate or key cannot be used (names the `server.tls` field and file).
+    #[error("TLS: {0}")]
+    Tls(String),
     #[error(transparent)]
     Spool(#[from] crate::spool::SpoolError),
     #[error("spool entry {seq}: cannot be read back: {reason}")]

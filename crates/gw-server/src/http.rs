@@ -12,19 +12,23 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use gw_model::{Exchange, SourceKind};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::{Deserialize, Serialize};
 
+use crate::api;
 use crate::auth::{AuthFailure, TokenTable};
 use crate::decode::{self, Endpoint};
 use crate::metrics::{Registry, series};
+use crate::openapi;
+use crate::read::ReadStore;
 use crate::spool::{Spool, SpoolError, SpoolLimits};
+use crate::tls::{self, TlsListener};
 use crate::{ApiError, Batch, RecordSink, Scope, ServerConfig, ServerError};
 
 /// How often the forwarder asks the sink how far batches are durable and commits the spool.
@@ -40,9 +44,11 @@ struct SpooledBatch {
     records: Vec<Exchange>,
 }
 
-struct AppState {
+pub(crate) struct AppState {
     config: ServerConfig,
     tokens: TokenTable,
+    /// The read API's store; `None` answers the read routes with 503.
+    pub(crate) read: Option<Arc<dyn ReadStore>>,
     limiter: DefaultKeyedRateLimiter<String>,
     spool: Spool,
     /// Feeds the forwarder; taken (closed) at shutdown.
@@ -52,7 +58,7 @@ struct AppState {
     sink: Arc<dyn RecordSink>,
     sink_failing: AtomicBool,
     stopping: AtomicBool,
-    metrics: Registry,
+    pub(crate) metrics: Registry,
 }
 
 /// What a server run did.
@@ -69,6 +75,8 @@ pub struct ServeReport {
 /// A bound, not yet serving, server.
 pub struct Server {
     listener: tokio::net::TcpListener,
+    /// Set when `server.tls` is configured: connections are served over TLS.
+    tls: Option<tokio_rustls::TlsAcceptor>,
     app: Arc<AppState>,
     forwarder: std::thread::JoinHandle<Result<(), ServerError>>,
     replayed: u64,
@@ -76,12 +84,25 @@ pub struct Server {
 
 impl Server {
     /// Validates the config, opens the spool, queues every uncommitted entry for replay into
-    /// `sink`, and binds the listener.
+    /// `sink`, and binds the listener. Without a read store the `/v1` read routes answer 503
+    /// (`read_api_unavailable`); see [`Server::bind_with_read_store`].
     pub async fn bind(
         config: ServerConfig,
         sink: Arc<dyn RecordSink>,
     ) -> Result<Server, ServerError> {
+        Server::bind_with_read_store(config, sink, None).await
+    }
+
+    /// [`Server::bind`], with `read` serving the `/v1` read API (inventory, findings, alerts).
+    /// Also loads the TLS certificate and key when `server.tls` is configured, failing with
+    /// [`ServerError::Tls`] naming the file when one is missing or unusable.
+    pub async fn bind_with_read_store(
+        config: ServerConfig,
+        sink: Arc<dyn RecordSink>,
+        read: Option<Arc<dyn ReadStore>>,
+    ) -> Result<Server, ServerError> {
         config.validate()?;
+        let tls = config.tls.as_ref().map(tls::load).transpose()?;
         let (spool, pending) =
             Spool::open(&config.spool_dir, SpoolLimits::new(config.spool_max_bytes))?;
         let quota =
@@ -118,6 +139,7 @@ impl Server {
         }
         let app = Arc::new(AppState {
             tokens: TokenTable::new(&config.tokens),
+            read,
             limiter: RateLimiter::keyed(quota),
             spool,
             queue: Mutex::new(Some(tx)),
@@ -137,6 +159,7 @@ impl Server {
         };
         Ok(Server {
             listener,
+            tls,
             app,
             forwarder,
             replayed,
@@ -149,6 +172,11 @@ impl Server {
             .expect("a bound TCP listener has an address")
     }
 
+    /// Whether connections are served over TLS (`https://`).
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
     /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish
     /// (up to `server.shutdown_grace_seconds`), hands every acknowledged batch to the sink,
     /// drains it and commits the spool.
@@ -158,22 +186,17 @@ impl Server {
     ) -> Result<ServeReport, ServerError> {
         let Server {
             listener,
+            tls,
             app,
             forwarder,
             replayed,
         } = self;
         let grace = Duration::from_secs(app.config.shutdown_grace_seconds);
-        let signalled = Arc::new(tokio::sync::Notify::new());
-        let notify = signalled.clone();
-        let serve = axum::serve(listener, router(app.clone())).with_graceful_shutdown(async move {
-            shutdown.await;
-            notify.notify_one();
-        });
-        let served = tokio::select! {
-            r = serve => r.map_err(ServerError::Serve),
-            () = async { signalled.notified().await; tokio::time::sleep(grace).await } => {
-                tracing::warn!(seconds = grace.as_secs(), "requests still in flight after the shutdown grace period; closing");
-                Ok(())
+        let served = match tls {
+            None => serve_until(listener, app.clone(), shutdown, grace).await,
+            Some(acceptor) => {
+                let listener = TlsListener::new(listener, acceptor).map_err(ServerError::Serve)?;
+                serve_until(listener, app.clone(), shutdown, grace).await
             }
         };
         app.stopping.store(true, Ordering::SeqCst);
@@ -192,44 +215,125 @@ impl Server {
     }
 }
 
-/// Completes on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
+/// Serves `listener` until `shutdown` completes, then waits up to `grace` for in-flight
+/// requests.
+async fn serve_until<L>(
+    listener: L,
+    app: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> Result<(), ServerError>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    let signalled = Arc::new(tokio::sync::Notify::new());
+    let notify = signalled.clone();
+    let serve = axum::serve(listener, router(app)).with_graceful_shutdown(async move {
+        shutdown.await;
+        notify.notify_one();
+    });
     tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
+        r = serve => r.map_err(ServerError::Serve),
+        () = async { signalled.notified().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!(seconds = grace.as_secs(), "requests still in flight after the shutdown grace period; closing");
+            Ok(())
+        }
     }
 }
 
-fn router(app: Arc<AppState>) -> Router {
-    let mut r = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics));
-    for endpoint in Endpoint::ALL {
-        r = r.route(
-            endpoint.path(),
-            post(
-                move |state: State<Arc<AppState>>, headers: HeaderMap, body: Body| {
-                    ingest(state, endpoint, headers, body)
-                },
-            ),
-        );
+/// Completes on SIGTERM or Ctrl-C.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    // Registered now, not on first poll: a SIGTERM that arrives right after the server says it
+    // is serving must drain it, not kill it with the default action.
+    #[cfg(unix)]
+    let (term, int) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::terminate()).ok(),
+            signal(SignalKind::interrupt()).ok(),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        {
+            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(term) => {}
+                () = wait(int) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
-    r.fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
+}
+
+/// The router under construction and every `(method, path)` registered on it, so a test can
+/// check the list against the OpenAPI document.
+pub(crate) struct Routes {
+    router: Router<Arc<AppState>>,
+    pub(crate) list: Vec<(Method, &'static str)>,
+}
+
+impl Routes {
+    /// Registers `handler` for `method` on `path` (axum's `{param}` syntax, as in OpenAPI).
+    fn add(
+        mut self,
+        method: Method,
+        path: &'static str,
+        handler: MethodRouter<Arc<AppState>>,
+    ) -> Self {
+        self.list.push((method, path));
+        self.router = self.router.route(path, handler);
+        self
+    }
+}
+
+/// Every route of the server. To add one, see the extension notes in `read.rs`.
+pub(crate) fn routes() -> Routes {
+    Routes {
+        router: Router::new(),
+        list: Vec::new(),
+    }
+    .add(Method::GET, "/healthz", get(healthz))
+    .add(Method::GET, "/readyz", get(readyz))
+    .add(Method::GET, "/metrics", get(metrics))
+    .add(Method::POST, Endpoint::Native.path(), post(ingest_native))
+    .add(Method::POST, Endpoint::Kong.path(), post(ingest_kong))
+    .add(Method::POST, Endpoint::Apim.path(), post(ingest_apim))
+    .add(Method::POST, Endpoint::Envoy.path(), post(ingest_envoy))
+    .add(Method::GET, "/v1/openapi.json", get(openapi::openapi_json))
+    .add(Method::GET, "/v1/inventory", get(api::list_inventory))
+    .add(Method::GET, "/v1/endpoints/{id}", get(api::get_endpoint))
+    .add(Method::GET, "/v1/findings", get(api::list_findings))
+    .add(Method::GET, "/v1/findings/{id}", get(api::get_finding))
+    .add(Method::GET, "/v1/alerts", get(api::list_alerts))
+    .add(Method::GET, "/v1/alerts/{id}", get(api::get_alert))
+    .add(
+        Method::POST,
+        "/v1/alerts/{id}/status",
+        post(api::set_alert_status),
+    )
+    .add(Method::GET, "/v1/events", get(api::list_events))
+    .add(Method::GET, "/v1/queries", get(api::list_queries))
+    .add(Method::GET, "/v1/queries/{name}", get(api::run_query))
+}
+
+fn router(app: Arc<AppState>) -> Router {
+    routes()
+        .router
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+        })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -240,11 +344,24 @@ fn router(app: Arc<AppState>) -> Router {
         .with_state(app)
 }
 
-async fn healthz() -> Response {
+/// Liveness: the process serves HTTP.
+#[utoipa::path(
+    get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "Alive.", body = openapi::HealthStatus))
+)]
+pub(crate) async fn healthz() -> Response {
     axum::Json(serde_json::json!({"status": "ok"})).into_response()
 }
 
-async fn readyz(State(app): State<Arc<AppState>>) -> Response {
+/// Readiness: the pipeline takes batches and the ingest queue has room.
+#[utoipa::path(
+    get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "Ready for ingest.", body = openapi::HealthStatus),
+        (status = 503, description = "The pipeline is failing or the ingest queue is full.", body = api::ErrorBody),
+    )
+)]
+pub(crate) async fn readyz(State(app): State<Arc<AppState>>) -> Response {
     if app.sink_failing.load(Ordering::Relaxed) {
         return ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -264,7 +381,12 @@ async fn readyz(State(app): State<Arc<AppState>>) -> Response {
     axum::Json(serde_json::json!({"status": "ready"})).into_response()
 }
 
-async fn metrics(State(app): State<Arc<AppState>>) -> Response {
+/// Prometheus metrics of the server and the pipeline (text exposition format 0.0.4).
+#[utoipa::path(
+    get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Metrics.", content_type = "text/plain; version=0.0.4"))
+)]
+pub(crate) async fn metrics(State(app): State<Arc<AppState>>) -> Response {
     let appended = app.spool.last_appended();
     let committed = app.spool.committed();
     let m = &app.metrics;
@@ -292,6 +414,73 @@ async fn metrics(State(app): State<Arc<AppState>>) -> Response {
     )
         .into_response()
 }
+
+/// Generates an annotated handler per ingest endpoint (utoipa documents functions).
+macro_rules! ingest_route {
+    ($name:ident, $endpoint:expr, $path:literal, $summary:literal, $types:literal) => {
+        #[doc = $summary]
+        #[utoipa::path(
+            post, path = $path, tag = "ingest",
+            security(("bearer" = ["ingest"])),
+            request_body(
+                description = $types,
+                content(
+                    (String = "application/json"),
+                    (String = "application/x-ndjson"),
+                ),
+            ),
+            params(
+                ("Content-Encoding" = Option<String>, Header, description = "gzip or zstd for a compressed body."),
+            ),
+            responses(
+                (status = 200, description = "Records accepted (durable in the spool) and rejected, with reasons.", body = openapi::IngestSummary),
+                (status = 400, description = "Malformed body, bad compression, or no valid record.", body = api::ErrorBody),
+                (status = 401, description = "Missing or unknown token.", body = api::ErrorBody),
+                (status = 403, description = "The token lacks the `ingest` scope.", body = api::ErrorBody),
+                (status = 413, description = "Body larger than server.max_body_bytes (or decompressed, max_decompressed_bytes).", body = api::ErrorBody),
+                (status = 415, description = "Unsupported Content-Type or Content-Encoding.", body = api::ErrorBody),
+                (status = 429, description = "Rate limited or pipeline saturated; see Retry-After.", body = api::ErrorBody),
+                (status = 503, description = "Spool full or unavailable; see Retry-After.", body = api::ErrorBody),
+            )
+        )]
+        pub(crate) async fn $name(
+            state: State<Arc<AppState>>,
+            headers: HeaderMap,
+            body: Body,
+        ) -> Response {
+            ingest(state, $endpoint, headers, body).await
+        }
+    };
+}
+
+ingest_route!(
+    ingest_native,
+    Endpoint::Native,
+    "/v1/ingest",
+    "Ingest gatewatch.exchange/1 records.",
+    "NDJSON or a JSON array of gatewatch.exchange/1 records."
+);
+ingest_route!(
+    ingest_kong,
+    Endpoint::Kong,
+    "/v1/ingest/kong",
+    "Ingest Kong http-log payloads.",
+    "Kong http-log payloads as Kong sends them (one object, an array, or NDJSON)."
+);
+ingest_route!(
+    ingest_apim,
+    Endpoint::Apim,
+    "/v1/ingest/apim",
+    "Ingest Azure API Management logs.",
+    "The log-to-eventhub policy payload or GatewayLogs records (Event Hubs capture)."
+);
+ingest_route!(
+    ingest_envoy,
+    Endpoint::Envoy,
+    "/v1/ingest/envoy",
+    "Ingest Envoy / Istio JSON access logs.",
+    "Envoy JSON access log lines (NDJSON)."
+);
 
 async fn ingest(
     State(app): State<Arc<AppState>>,
@@ -342,7 +531,11 @@ fn reserve_slot(app: &AppState) -> Option<QueueSlot<'_>> {
         })
 }
 
-fn authorize(app: &AppState, headers: &HeaderMap, scope: Scope) -> Result<String, ApiError> {
+pub(crate) fn authorize(
+    app: &AppState,
+    headers: &HeaderMap,
+    scope: Scope,
+) -> Result<String, ApiError> {
     let header = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
     let principal = app.tokens.authenticate(header).map_err(|f| {
         let msg = match f {
@@ -435,7 +628,7 @@ fn slot_into(mut slot: QueueSlot<'_>) -> OwnedSlot {
     OwnedSlot(true)
 }
 
-async fn read_body(body: Body, max: usize) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(body: Body, max: usize) -> Result<Bytes, ApiError> {
     match Limited::new(body, max).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(body_too_large(max)),
@@ -630,6 +823,38 @@ fn submit_until_taken(app: &AppState, mut batch: Batch) -> bool {
                 backoff = (backoff * 2).min(MAX_BACKOFF);
                 batch = failure.batch;
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_documented_and_vice_versa() {
+        let mut routed: Vec<(String, String)> = routes()
+            .list
+            .iter()
+            .map(|(m, p)| (m.as_str().to_string(), (*p).to_string()))
+            .collect();
+        routed.sort();
+        let before = routed.len();
+        routed.dedup();
+        assert_eq!(before, routed.len(), "a route is registered twice");
+        let documented = openapi::documented_operations(&openapi::openapi_document());
+        let missing: Vec<_> = routed.iter().filter(|r| !documented.contains(r)).collect();
+        let extra: Vec<_> = documented.iter().filter(|d| !routed.contains(d)).collect();
+        assert!(
+            missing.is_empty(),
+            "routes missing from the OpenAPI document: {missing:?}"
+        );
+        assert!(
+            extra.is_empty(),
+            "documented operations with no route: {extra:?}"
+        );
+        for endpoint in Endpoint::ALL {
+            assert!(routed.contains(&("POST".into(), endpoint.path().into())));
         }
     }
 }

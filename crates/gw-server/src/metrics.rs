@@ -81,6 +81,16 @@ const HELP: &[(&str, &str, &str)] = &[
         "Time spent writing and fsyncing spool entries.",
     ),
     (
+        "gatewatch_api_store_seconds_total",
+        "counter",
+        "Time the read API spent in store calls, by call.",
+    ),
+    (
+        "gatewatch_api_status_changes_total",
+        "counter",
+        "Alert status changes made through the API, by new status.",
+    ),
+    (
         "gatewatch_ingest_queue_batches",
         "gauge",
         "Acknowledged batches waiting for the pipeline.",

@@ -11,11 +11,13 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use gw_server::{
-    Batch, RecordSink, Scope, ServeReport, Server, ServerConfig, SinkFailure, TokenConfig,
+    Batch, ReadStore, RecordSink, Scope, ServeReport, Server, ServerConfig, SinkFailure,
+    TokenConfig,
 };
 
 pub const INGEST_TOKEN: &str = "ingest-secret";
 pub const READ_TOKEN: &str = "read-secret";
+pub const ADMIN_TOKEN: &str = "admin-secret";
 
 pub fn golden(rel: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -44,6 +46,11 @@ pub fn config(spool: &Path) -> ServerConfig {
                 id: "reader".into(),
                 sha256: gw_server::hash_token(READ_TOKEN),
                 scopes: vec![Scope::Read],
+            },
+            TokenConfig {
+                id: "ops".into(),
+                sha256: gw_server::hash_token(ADMIN_TOKEN),
+                scopes: vec![Scope::Admin],
             },
         ],
         spool_dir: spool.to_path_buf(),
@@ -148,6 +155,15 @@ pub struct Running {
 }
 
 pub fn start(config: ServerConfig, sink: Arc<dyn RecordSink>) -> Running {
+    start_with(config, sink, None)
+}
+
+/// A server with `read` behind the `/v1` read API.
+pub fn start_with(
+    config: ServerConfig,
+    sink: Arc<dyn RecordSink>,
+    read: Option<Arc<dyn ReadStore>>,
+) -> Running {
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::spawn(move || {
@@ -157,7 +173,7 @@ pub fn start(config: ServerConfig, sink: Arc<dyn RecordSink>) -> Running {
             .build()
             .unwrap();
         rt.block_on(async move {
-            let server = match Server::bind(config, sink).await {
+            let server = match Server::bind_with_read_store(config, sink, read).await {
                 Ok(s) => s,
                 Err(e) => {
                     addr_tx.send(None).unwrap();
@@ -254,7 +270,7 @@ pub fn request(
     parse_reply(&raw)
 }
 
-fn parse_reply(raw: &[u8]) -> Reply {
+pub fn parse_reply(raw: &[u8]) -> Reply {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
