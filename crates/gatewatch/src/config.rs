@@ -12,7 +12,7 @@ pub const DEFAULT_CONFIG_FILE: &str = "gatewatch.toml";
 /// Environment variables that are not config keys.
 const NON_KEY_VARS: &[&str] = &["GATEWATCH_CONFIG", "GATEWATCH_LOG"];
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Version of the config file format.
@@ -37,6 +37,9 @@ pub struct Config {
     pub discovery: gw_discover::DiscoveryConfig,
     /// Learned baselines: volume spikes, large payloads, spray, enumeration, brute force...
     pub behavioral: gw_detect::behavioral::BehavioralConfig,
+    /// Where findings are delivered as they are raised (`ingest` and `serve`): NDJSON files,
+    /// stdout, webhooks, syslog/CEF, Splunk HEC, Microsoft Sentinel, Elastic — none by default.
+    pub delivery: gw_export::delivery::DeliveryConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -49,6 +52,20 @@ pub struct DetectConfig {
     pub out_of_order_seconds: u32,
     /// Record ids kept as evidence per alert (the first ones).
     pub max_evidence_ids: usize,
+    /// Detection events (`gatewatch.event/1`) kept in full per alert; beyond it they are
+    /// sampled (`events_sample_every`) and the alert states `events_seen`/`events_kept`.
+    pub events_per_alert: u64,
+    /// Beyond `events_per_alert`, one event in this many is kept.
+    pub events_sample_every: u64,
+}
+
+impl DetectConfig {
+    pub fn event_budget(&self) -> crate::events::EventBudgetConfig {
+        crate::events::EventBudgetConfig {
+            per_alert: self.events_per_alert,
+            sample_every: self.events_sample_every,
+        }
+    }
 }
 
 impl Default for DetectConfig {
@@ -57,6 +74,8 @@ impl Default for DetectConfig {
             alert_window_minutes: 60,
             out_of_order_seconds: 300,
             max_evidence_ids: gw_detect::DEFAULT_MAX_EVIDENCE_IDS,
+            events_per_alert: 10_000,
+            events_sample_every: 100,
         }
     }
 }
@@ -76,6 +95,7 @@ impl Default for Config {
             server: gw_server::ServerConfig::default(),
             discovery: gw_discover::DiscoveryConfig::default(),
             behavioral: gw_detect::behavioral::BehavioralConfig::default(),
+            delivery: gw_export::delivery::DeliveryConfig::default(),
         }
     }
 }
@@ -181,6 +201,7 @@ impl Config {
         if self.version != 1 {
             bail!("version: expected 1, found {}", self.version);
         }
+        self.delivery.validate().context("delivery")?;
         if self.retention.client_ip_days == 0 || self.retention.client_ip_days > 30 {
             bail!(
                 "retention.client_ip_days: must be between 1 and 30, found {}",
@@ -220,6 +241,13 @@ impl Config {
             bail!(
                 "detect.alert_window_minutes: must be between 1 and 10080 (a week), found {}",
                 self.detect.alert_window_minutes
+            );
+        }
+        if self.detect.events_per_alert == 0 || self.detect.events_sample_every == 0 {
+            bail!(
+                "detect.events_per_alert and detect.events_sample_every: must be at least 1, found {} and {}",
+                self.detect.events_per_alert,
+                self.detect.events_sample_every
             );
         }
         if self.detect.max_evidence_ids == 0 || self.detect.max_evidence_ids > 1000 {
@@ -355,7 +383,7 @@ mod tests {
     #[test]
     fn defaults_are_valid_and_print_every_key() {
         let c = Config::load_with_env(None, env(&[])).unwrap();
-        assert_eq!(c, Config::default());
+        assert_eq!(c.to_toml(), Config::default().to_toml());
         let text = c.to_toml();
         for key in [
             "client_ip_days = 30",
@@ -366,7 +394,7 @@ mod tests {
             assert!(text.contains(key), "{key} missing from:\n{text}");
         }
         let back: Config = toml::from_str(&text).unwrap();
-        assert_eq!(back, c);
+        assert_eq!(back.to_toml(), c.to_toml());
     }
 
     #[test]

@@ -18,6 +18,7 @@ macro_rules! out {
 
 mod cmd;
 mod config;
+mod events;
 mod progress;
 mod session;
 mod stages;
@@ -66,9 +67,16 @@ enum Command {
     Alerts(cmd::alerts::FindingsArgs),
     /// Like `alerts`, over every finding kind (threat, posture, inventory).
     Findings(cmd::alerts::FindingsArgs),
+    /// Detection events: every record a per-record detector fired on, with the rule, place,
+    /// masked fragment and the alerts it fed (`--alert ID` lists an alert's full evidence).
+    Events(cmd::events::EventsArgs),
     /// Check gateway configuration exports (APIM, Kong, nginx) and audit OpenAPI specs; findings
     /// ranked, as a table, NDJSON or SARIF; `--fail-on high` for CI gates.
     Posture(cmd::posture::PostureArgs),
+    /// Read-only SQL over the documented views (endpoints, parameters, sensitive_fields,
+    /// findings, alerts, events) — `query --list` shows the saved queries, `query --saved NAME`
+    /// runs one (e.g. exposed-unauthenticated-sensitive). Write statements are refused.
+    Query(cmd::query::QueryArgs),
     /// Gateway blocklists from open threat alerts.
     Blocklist(cmd::alerts::BlocklistArgs),
     /// Find sensitive data (emails, cards, IBANs, national ids, secrets...) in text lines.
@@ -95,8 +103,9 @@ enum Command {
     Serve(cmd::serve::ServeArgs),
     /// Print the JSON Schema of a Gatewatch record format.
     Schema {
-        /// Which record: `exchange` (gatewatch.exchange/1) or `finding` (gatewatch.finding/1).
-        #[arg(value_parser = ["exchange", "finding"])]
+        /// Which record: `exchange` (gatewatch.exchange/1), `finding` (gatewatch.finding/1) or
+        /// `event` (gatewatch.event/1).
+        #[arg(value_parser = ["exchange", "finding", "event"])]
         record: String,
     },
     /// Show or check the configuration.
@@ -147,6 +156,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             cmd::alerts::run(&config, args, Some(gw_model::FindingKind::Threat))
         }
         Command::Findings(args) => cmd::alerts::run(&config, args, None),
+        Command::Events(args) => cmd::events::run(&config, args),
+        Command::Query(args) => cmd::query::run(&config, args),
         Command::Spec(args) => cmd::spec::run(&config, args),
         Command::Inventory(args) => cmd::inventory::run(&config, args),
         Command::Posture(args) => cmd::posture::run(&config, args),
@@ -156,6 +167,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Schema { record } => {
             let schema = match record.as_str() {
                 "exchange" => gw_model::json_schema::<gw_model::Exchange>(),
+                "event" => gw_model::json_schema::<gw_model::Event>(),
                 _ => gw_model::json_schema::<gw_model::Finding>(),
             };
             outln!("{}", serde_json::to_string_pretty(&schema)?)?;

@@ -12,6 +12,7 @@ use gw_pipeline::{Batch, ComponentMetrics, OpContext, Operator};
 use jiff::{SignedDuration, Timestamp};
 
 use crate::config::Config;
+use crate::events::{EventBudget, Mark};
 
 /// Read-only parts shared by every partition.
 pub struct Stages {
@@ -43,6 +44,11 @@ impl Stages {
         })
     }
 
+    /// The enrichment shared by every partition (its intel lists can be reloaded in place).
+    pub fn enricher(&self) -> Arc<Enricher> {
+        self.enricher.clone()
+    }
+
     /// The operator chain of one partition, in pipeline order.
     pub fn operators(&self, _partition: usize) -> Vec<Box<dyn Operator>> {
         let mut detectors = gw_detect::build_all();
@@ -62,6 +68,7 @@ impl Stages {
             Box::new(DetectStage {
                 detectors,
                 alerts,
+                budget: EventBudget::new(self.detect.event_budget()),
                 allowance: SignedDuration::from_secs(i64::from(self.detect.out_of_order_seconds)),
                 watermark: None,
                 raw: Vec::new(),
@@ -126,6 +133,8 @@ impl Operator for ClassifyStage {
 struct DetectStage {
     detectors: Vec<Box<dyn Detector>>,
     alerts: AlertBook,
+    /// Turns per-record findings into detection events, sampled per alert beyond a budget.
+    budget: EventBudget,
     allowance: SignedDuration,
     watermark: Option<Timestamp>,
     raw: Vec<Finding>,
@@ -141,6 +150,16 @@ impl Operator for DetectStage {
         for d in self.detectors.iter_mut() {
             d.detect(batch, &mut self.raw);
         }
+        if !self.raw.is_empty() {
+            let marks = self
+                .raw
+                .iter()
+                .filter_map(|f| {
+                    Mark::of_finding(f, self.alerts.alert_id_for(&f.fingerprint, f.first_seen))
+                })
+                .collect();
+            self.budget.file(marks, &mut ctx.events);
+        }
         for f in self.raw.drain(..) {
             self.alerts.record(f);
         }
@@ -148,7 +167,10 @@ impl Operator for DetectStage {
             let w = self.watermark.map_or(latest, |w| w.max(latest));
             self.watermark = Some(w);
             if let Ok(closing) = w.checked_sub(self.allowance) {
-                ctx.findings.extend(self.alerts.close_until(closing));
+                let mut closed = self.alerts.close_until(closing);
+                self.budget.annotate(&mut closed);
+                self.budget.forget(&closed);
+                ctx.findings.extend(closed);
             }
         }
         let n = batch.len() as u64;
@@ -157,7 +179,18 @@ impl Operator for DetectStage {
     }
 
     fn finish(&mut self, ctx: &mut OpContext) {
-        ctx.findings.extend(self.alerts.drain());
+        let mut open = self.alerts.drain();
+        self.budget.annotate(&mut open);
+        ctx.findings.extend(open);
+    }
+
+    /// Hands out the open alerts as they stand: the store merges the next part of the same
+    /// alert (same windowed id and fingerprint) into it, so a service shows alerts while they
+    /// grow instead of when their window closes.
+    fn on_barrier(&mut self, ctx: &mut OpContext) {
+        let mut open = self.alerts.drain();
+        self.budget.annotate(&mut open);
+        ctx.findings.extend(open);
     }
 
     fn metrics(&self) -> ComponentMetrics {

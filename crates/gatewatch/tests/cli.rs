@@ -511,9 +511,113 @@ fn posture_audits_a_real_spec_as_sarif_and_gates_ci() {
         "--save stores every finding"
     );
 
-    let out = gatewatch(dir.path(), &["posture"]);
+    // Without files, posture assesses the inventory, which needs a store.
+    let out = gatewatch(dir.path(), &["posture", "--db", "missing.db"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to assess"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no store here yet"));
+}
+
+#[test]
+fn posture_ranks_inventory_risks_and_the_explorer_answers_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = gatewatch(
+        dir.path(),
+        &[
+            "simulate",
+            "--duration",
+            "30m",
+            "--rps",
+            "5",
+            "--out",
+            "t.ndjson",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    summary(&gatewatch(
+        dir.path(),
+        &["ingest", "t.ndjson", "--db", "g.db", "--json", "-q"],
+    ));
+
+    let out = gatewatch(dir.path(), &["posture", "--db", "g.db", "--format", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let findings: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let rules: std::collections::BTreeSet<&str> = findings
+        .iter()
+        .map(|f| f["rule"]["id"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "GW-P-UNAUTHENTICATED",
+        "GW-P-EXTERNAL-SENSITIVE",
+        "GW-P-ATTACK-PATH",
+    ] {
+        assert!(
+            rules.contains(expected),
+            "{expected} missing from {rules:?}"
+        );
+    }
+    assert!(
+        findings
+            .iter()
+            .all(|f| f["kind"] == "posture" && f["endpoint"]["id"].is_string()),
+        "inventory findings name their endpoint"
+    );
+    let out = gatewatch(dir.path(), &["posture", "--db", "g.db"]);
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.contains("risk"), "{table}");
+
+    let out = gatewatch(
+        dir.path(),
+        &[
+            "query",
+            "--db",
+            "g.db",
+            "--saved",
+            "exposed-unauthenticated-sensitive",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        rows.lines().count() >= 1,
+        "the simulated APIs have such endpoints: {rows}"
+    );
+    let out = gatewatch(
+        dir.path(),
+        &[
+            "query",
+            "--db",
+            "g.db",
+            "SELECT count(*) AS n FROM endpoints",
+            "--format",
+            "csv",
+        ],
+    );
+    let csv = String::from_utf8(out.stdout).unwrap();
+    assert!(csv.starts_with("n\n"), "{csv}");
+    let out = gatewatch(
+        dir.path(),
+        &["query", "--db", "g.db", "DELETE FROM findings"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("read-only"));
 }
 
 #[test]

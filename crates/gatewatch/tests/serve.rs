@@ -11,14 +11,14 @@ const SECRET: &str = "shipper-secret";
 // The child is handed to the caller, which kills or terminates it and waits.
 #[allow(clippy::zombie_processes)]
 fn start(dir: &Path) -> (Child, SocketAddr, BufReader<ChildStderr>) {
+    start_with(dir, &["--flush-seconds", "600"])
+}
+
+#[allow(clippy::zombie_processes)]
+fn start_with(dir: &Path, extra: &[&str]) -> (Child, SocketAddr, BufReader<ChildStderr>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_gatewatch"))
-        .args([
-            "--config",
-            "gatewatch.toml",
-            "serve",
-            "--flush-seconds",
-            "600",
-        ])
+        .args(["--config", "gatewatch.toml", "serve"])
+        .args(extra)
         .current_dir(dir)
         .env_remove("GATEWATCH_CONFIG")
         .stdin(Stdio::null())
@@ -42,10 +42,16 @@ fn start(dir: &Path) -> (Child, SocketAddr, BufReader<ChildStderr>) {
 }
 
 fn post(addr: SocketAddr, body: &[u8]) -> (u16, serde_json::Value) {
+    let (status, body) = request(addr, "POST", "/v1/ingest/kong", SECRET, body);
+    (status, serde_json::from_str(&body).unwrap())
+}
+
+/// One HTTP/1.1 request with a bearer token; the status and the body.
+fn request(addr: SocketAddr, method: &str, path: &str, token: &str, body: &[u8]) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     write!(
         s,
-        "POST /v1/ingest/kong HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {SECRET}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
         body.len()
     )
     .unwrap();
@@ -54,7 +60,18 @@ fn post(addr: SocketAddr, body: &[u8]) -> (u16, serde_json::Value) {
     s.read_to_string(&mut raw).unwrap();
     let status = raw.split(' ').nth(1).unwrap().parse().unwrap();
     let body = raw.split_once("\r\n\r\n").unwrap().1;
-    (status, serde_json::from_str(body).unwrap())
+    (status, body.to_string())
+}
+
+fn hash_token(dir: &Path, secret: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_gatewatch"))
+        .args(["serve", "hash-token", secret])
+        .current_dir(dir)
+        .env_remove("GATEWATCH_CONFIG")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 /// Sends SIGTERM and returns what the server printed on the way out.
@@ -123,4 +140,129 @@ fn records_acknowledged_before_kill_9_are_stored_once_after_restart() {
             && out.contains("0 records stored"),
         "{out}"
     );
+}
+
+const READER: &str = "analyst-secret";
+
+/// The value of an unlabelled series in a Prometheus text page.
+fn metric(page: &str, name: &str) -> Option<f64> {
+    page.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+fn sqli_lines(from: u32, n: u32) -> Vec<u8> {
+    let mut out = String::new();
+    for i in from..from + n {
+        out.push_str(&format!(
+            r#"{{"id":"sqli-{i}","observed_at":"2024-06-10T09:{:02}:{:02}Z","source":{{"kind":"native","capture":"frontend"}},"client":{{"ip":"203.0.113.66"}},"server":{{"host":"api.example.com"}},"request":{{"method":"GET","path":"/items","query":"id={i}%27%20OR%20%271%27%3D%271"}},"response":{{"status":200}}}}"#,
+            i / 60 % 60,
+            i % 60
+        ));
+        out.push('\n');
+    }
+    out.into_bytes()
+}
+
+#[test]
+fn a_running_server_keeps_alert_windows_across_flushes_and_serves_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let ingest = hash_token(dir.path(), SECRET);
+    let read = hash_token(dir.path(), READER);
+    std::fs::write(
+        dir.path().join("gatewatch.toml"),
+        format!(
+            "[store]\nurl = \"state.db\"\n\n[server]\nlisten = \"127.0.0.1:0\"\nspool_dir = \"spool\"\ntokens = [{{ id = \"shipper\", sha256 = \"{ingest}\", scopes = [\"ingest\"] }}, {{ id = \"analyst\", sha256 = \"{read}\", scopes = [\"read\"] }}]\n"
+        ),
+    )
+    .unwrap();
+    let (child, addr, stderr) = start_with(
+        dir.path(),
+        &[
+            "--flush-seconds",
+            "1",
+            "--blocklist",
+            "blocked.conf",
+            "--blocklist-format",
+            "nginx",
+            "--blocklist-every",
+            "1",
+        ],
+    );
+    let wait_durable = |batch: f64| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let (_, page) = request(addr, "GET", "/metrics", READER, b"");
+            if metric(&page, "gatewatch_pipeline_durable_batch").unwrap_or(0.0) >= batch {
+                return page;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "batch {batch} never became durable:\n{page}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    // Two parts of one attack, stored by two different flushes of the same pipeline.
+    let (status, body) = request(addr, "POST", "/v1/ingest", SECRET, &sqli_lines(0, 40));
+    assert_eq!(status, 200, "{body}");
+    wait_durable(1.0);
+    let (_, page) = request(addr, "GET", "/v1/alerts?rule=GW-T-SQLI", READER, b"");
+    let alerts: serde_json::Value = serde_json::from_str(&page).unwrap();
+    assert_eq!(
+        alerts["items"][0]["count"], 40,
+        "an open alert is visible before its window closes: {page}"
+    );
+
+    let (status, body) = request(addr, "POST", "/v1/ingest", SECRET, &sqli_lines(40, 25));
+    assert_eq!(status, 200, "{body}");
+    let page = wait_durable(2.0);
+    assert!(
+        page.contains("gatewatch_detections_total{rule=\"GW-T-SQLI\"} 65"),
+        "{page}"
+    );
+
+    let (status, page) = request(addr, "GET", "/v1/alerts?rule=GW-T-SQLI", READER, b"");
+    assert_eq!(status, 200, "{page}");
+    let alerts: serde_json::Value = serde_json::from_str(&page).unwrap();
+    let items = alerts["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "one alert across both flushes: {page}");
+    assert_eq!(items[0]["count"], 65);
+    let id = items[0]["id"].as_str().unwrap();
+    let (status, page) = request(
+        addr,
+        "GET",
+        &format!("/v1/events?alert={id}&limit=1000"),
+        READER,
+        b"",
+    );
+    assert_eq!(status, 200, "{page}");
+    let events: serde_json::Value = serde_json::from_str(&page).unwrap();
+    assert_eq!(
+        events["items"].as_array().unwrap().len(),
+        65,
+        "every record of the alert has its event"
+    );
+
+    // The gateway blocklist follows the open alerts.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(dir.path().join("blocked.conf")).unwrap_or_default();
+        if text.contains("deny 203.0.113.66") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "blocklist never listed the attacker: {text:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+
+    // The ingest token cannot read, the read token cannot ingest.
+    assert_eq!(request(addr, "GET", "/v1/alerts", SECRET, b"").0, 403);
+    assert_eq!(
+        request(addr, "POST", "/v1/ingest", READER, &sqli_lines(99, 1)).0,
+        403
+    );
+    let out = terminate(child, stderr);
+    assert!(out.contains("65 records stored"), "{out}");
 }

@@ -1,6 +1,6 @@
 //! The operator trait every pipeline stage implements.
 
-use gw_model::{Exchange, Finding};
+use gw_model::{Event, Exchange, Finding};
 
 use crate::ComponentMetrics;
 
@@ -12,6 +12,8 @@ pub type Batch = Vec<Exchange>;
 pub struct OpContext {
     /// Findings raised while processing the batch.
     pub findings: Vec<Finding>,
+    /// Detection events (one per record a per-record detector fired on).
+    pub events: Vec<Event>,
 }
 
 /// A stage of the pipeline. Operators are synchronous and owned by one partition worker, so
@@ -26,6 +28,13 @@ pub trait Operator: Send {
 
     /// Called once when the input ends (end of files, shutdown), to flush windows.
     fn finish(&mut self, _ctx: &mut OpContext) {}
+
+    /// Called when a durability barrier passes the partition (see
+    /// [`PartitionedRuntime::barrier`](crate::PartitionedRuntime::barrier)): an operator that
+    /// holds findings back (open alert windows) hands out what it has so far, so that a
+    /// long-running service stores alerts while they are still growing. Whatever it hands out
+    /// must be safe to merge with what it hands out later for the same alert.
+    fn on_barrier(&mut self, _ctx: &mut OpContext) {}
 
     /// This operator's counters.
     fn metrics(&self) -> ComponentMetrics;

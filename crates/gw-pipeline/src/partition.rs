@@ -4,7 +4,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use gw_model::{Exchange, Finding};
+use gw_model::{Event, Exchange, Finding};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::{Batch, ComponentMetrics, OpContext, Operator};
@@ -59,11 +59,22 @@ pub fn partition_of(key: &PartitionKey<'_>, partitions: usize) -> usize {
 }
 
 /// What a worker hands downstream for each batch it processed.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct PartitionOutput {
     pub partition: usize,
     pub batch: Batch,
     pub findings: Vec<Finding>,
+    /// Detection events raised on the batch's records.
+    pub events: Vec<Event>,
+    /// Set on the output a worker sends when a barrier passes it: everything this partition
+    /// produced for records pushed before [`PartitionedRuntime::barrier`] was sent before it.
+    pub barrier: Option<u64>,
+}
+
+/// What travels to a partition worker.
+enum Input {
+    Batch(Batch),
+    Barrier(u64),
 }
 
 /// Counters of one operator in one partition, returned when the runtime finishes.
@@ -79,7 +90,7 @@ pub struct OperatorReport {
 /// Runs operator chains on partition threads. Producers call [`push`](Self::push); the output
 /// receiver must be drained by another thread (typically the store writer).
 pub struct PartitionedRuntime {
-    senders: Vec<SyncSender<Batch>>,
+    senders: Vec<SyncSender<Input>>,
     workers: Vec<JoinHandle<Vec<OperatorReport>>>,
     pending: Vec<Batch>,
     batch_size: usize,
@@ -87,19 +98,18 @@ pub struct PartitionedRuntime {
 
 impl PartitionedRuntime {
     /// Starts `config.partitions` workers; `make_operators(p)` builds partition `p`'s chain.
-    pub fn start<F>(
-        config: RuntimeConfig,
-        make_operators: F,
-        output: SyncSender<PartitionOutput>,
-    ) -> Self
+    /// Outputs go to `output` as any message type that can be made from a [`PartitionOutput`],
+    /// so the consumer can share its channel with other producers.
+    pub fn start<F, M>(config: RuntimeConfig, make_operators: F, output: SyncSender<M>) -> Self
     where
         F: Fn(usize) -> Vec<Box<dyn Operator>>,
+        M: From<PartitionOutput> + Send + 'static,
     {
         let partitions = config.partitions.max(1);
         let mut senders = Vec::with_capacity(partitions);
         let mut workers = Vec::with_capacity(partitions);
         for p in 0..partitions {
-            let (tx, rx) = sync_channel::<Batch>(config.queue_batches.max(1));
+            let (tx, rx) = sync_channel::<Input>(config.queue_batches.max(1));
             let ops = make_operators(p);
             let out = output.clone();
             let handle = std::thread::Builder::new()
@@ -142,7 +152,19 @@ impl PartitionedRuntime {
     fn send(&mut self, p: usize) {
         let batch = std::mem::replace(&mut self.pending[p], Vec::with_capacity(self.batch_size));
         // A worker only disappears by panicking; `finish` surfaces that panic.
-        let _ = self.senders[p].send(batch);
+        let _ = self.senders[p].send(Input::Batch(batch));
+    }
+
+    /// Flushes every partial batch, then sends barrier `token` through every partition: each
+    /// worker lets its operators hand out held-back findings ([`Operator::on_barrier`]) and
+    /// sends one output with `barrier: Some(token)` after everything it produced for the
+    /// records pushed so far. A consumer that has seen the barrier from every partition has
+    /// seen all of those outputs. Blocks like [`push`](Self::push) when a partition is full.
+    pub fn barrier(&mut self, token: u64) {
+        self.flush();
+        for tx in &self.senders {
+            let _ = tx.send(Input::Barrier(token));
+        }
     }
 
     /// Flushes, closes the inputs, lets every operator finish and returns their counters.
@@ -161,28 +183,44 @@ impl PartitionedRuntime {
     }
 }
 
-fn run_worker(
+fn run_worker<M: From<PartitionOutput>>(
     partition: usize,
-    input: Receiver<Batch>,
+    input: Receiver<Input>,
     mut ops: Vec<Box<dyn Operator>>,
-    output: SyncSender<PartitionOutput>,
+    output: SyncSender<M>,
 ) -> Vec<OperatorReport> {
     let mut busy = vec![Duration::ZERO; ops.len()];
-    for mut batch in input {
+    for message in input {
         let mut ctx = OpContext::default();
-        for (op, busy) in ops.iter_mut().zip(busy.iter_mut()) {
-            let started = Instant::now();
-            op.process(&mut batch, &mut ctx);
-            *busy += started.elapsed();
-        }
-        if output
-            .send(PartitionOutput {
-                partition,
-                batch,
-                findings: ctx.findings,
-            })
-            .is_err()
-        {
+        let out = match message {
+            Input::Batch(mut batch) => {
+                for (op, busy) in ops.iter_mut().zip(busy.iter_mut()) {
+                    let started = Instant::now();
+                    op.process(&mut batch, &mut ctx);
+                    *busy += started.elapsed();
+                }
+                PartitionOutput {
+                    partition,
+                    batch,
+                    findings: ctx.findings,
+                    events: ctx.events,
+                    barrier: None,
+                }
+            }
+            Input::Barrier(token) => {
+                for op in ops.iter_mut() {
+                    op.on_barrier(&mut ctx);
+                }
+                PartitionOutput {
+                    partition,
+                    batch: Vec::new(),
+                    findings: ctx.findings,
+                    events: ctx.events,
+                    barrier: Some(token),
+                }
+            }
+        };
+        if output.send(M::from(out)).is_err() {
             break; // downstream is gone: stop consuming so producers see it
         }
     }
@@ -190,12 +228,14 @@ fn run_worker(
     for op in ops.iter_mut() {
         op.finish(&mut ctx);
     }
-    if !ctx.findings.is_empty() {
-        let _ = output.send(PartitionOutput {
+    if !ctx.findings.is_empty() || !ctx.events.is_empty() {
+        let _ = output.send(M::from(PartitionOutput {
             partition,
             batch: Vec::new(),
             findings: ctx.findings,
-        });
+            events: ctx.events,
+            barrier: None,
+        }));
     }
     ops.iter()
         .zip(busy)
@@ -257,7 +297,7 @@ mod tests {
 
     #[test]
     fn every_record_comes_out_once_and_one_api_stays_in_one_partition() {
-        let (tx, rx) = sync_channel(2);
+        let (tx, rx) = sync_channel::<PartitionOutput>(2);
         let mut rt = PartitionedRuntime::start(
             RuntimeConfig {
                 partitions: 3,
@@ -303,6 +343,91 @@ mod tests {
         assert_eq!(total.received, 1000);
     }
 
+    /// Counts records and hands the count out as a finding at each barrier.
+    #[derive(Default)]
+    struct BarrierCounter {
+        seen: u64,
+    }
+    impl Operator for BarrierCounter {
+        fn name(&self) -> &'static str {
+            "barrier_counter"
+        }
+        fn process(&mut self, batch: &mut Batch, _: &mut OpContext) {
+            self.seen += batch.len() as u64;
+        }
+        fn on_barrier(&mut self, ctx: &mut OpContext) {
+            let f: gw_model::Finding = serde_json::from_value(serde_json::json!({
+                "schema": "gatewatch.finding/1", "id": "f", "fingerprint": "f",
+                "kind": "threat", "title": "t", "description": "d",
+                "rule": {"id": "R", "name": "r", "version": 1, "analytic": "signature"},
+                "severity": "low", "confidence": "low", "status": "open",
+                "first_seen": "2026-01-01T00:00:00Z", "last_seen": "2026-01-01T00:00:00Z",
+                "count": self.seen,
+            }))
+            .expect("a valid finding");
+            self.seen = 0;
+            ctx.findings.push(f);
+        }
+        fn metrics(&self) -> ComponentMetrics {
+            ComponentMetrics::default()
+        }
+    }
+
+    #[test]
+    fn a_barrier_follows_everything_pushed_before_it_in_every_partition() {
+        let (tx, rx) = sync_channel::<PartitionOutput>(1);
+        let mut rt = PartitionedRuntime::start(
+            RuntimeConfig {
+                partitions: 3,
+                batch_size: 64,
+                queue_batches: 1,
+            },
+            |_| vec![Box::new(BarrierCounter::default()) as Box<dyn Operator>],
+            tx,
+        );
+        let collector = std::thread::spawn(move || {
+            // (records seen so far, per barrier token: partitions passed, counted records)
+            let mut records = 0u64;
+            let mut barriers: std::collections::BTreeMap<u64, (usize, u64, u64)> =
+                Default::default();
+            for out in rx {
+                records += out.batch.len() as u64;
+                if let Some(token) = out.barrier {
+                    let b = barriers.entry(token).or_insert((0, 0, 0));
+                    b.0 += 1;
+                    b.1 += out.findings.iter().map(|f| f.count).sum::<u64>();
+                    // records out at the moment the last partition passed the barrier
+                    b.2 = records;
+                }
+            }
+            barriers
+        });
+        for i in 0..250 {
+            let api = ["a", "b", "c", "d", "e"][i % 5];
+            rt.push(record(i, "h", &format!("/{api}/{i}")));
+        }
+        rt.barrier(1);
+        for i in 250..400 {
+            rt.push(record(i, "h", &format!("/x{}/{i}", i % 7)));
+        }
+        rt.barrier(2);
+        rt.finish();
+        let barriers = collector.join().unwrap();
+        assert_eq!(barriers.len(), 2);
+        let (passed, counted, out_before) = barriers[&1];
+        assert_eq!(passed, 3, "barrier 1 passes every partition once");
+        assert_eq!(
+            counted, 250,
+            "operators hand out their state at the barrier"
+        );
+        assert!(
+            out_before >= 250,
+            "all 250 records came out before barrier 1 completed"
+        );
+        let (passed, counted, out_before) = barriers[&2];
+        assert_eq!((passed, counted, out_before), (3, 150, 400));
+    }
+
     struct Flusher;
     impl Operator for Flusher {
         fn name(&self) -> &'static str {
@@ -332,7 +457,7 @@ mod tests {
                 ComponentMetrics::default()
             }
         }
-        let (tx, rx) = sync_channel(8);
+        let (tx, rx) = sync_channel::<PartitionOutput>(8);
         let mut rt = PartitionedRuntime::start(
             RuntimeConfig {
                 partitions: 1,

@@ -76,7 +76,7 @@ pub struct ListArgs {
     pub offset: u32,
 }
 
-fn parse_severity(s: &str) -> Result<Severity, String> {
+pub(crate) fn parse_severity(s: &str) -> Result<Severity, String> {
     Severity::from_name(s)
         .ok_or_else(|| format!("\"{s}\": expected info, low, medium, high or critical"))
 }
@@ -232,19 +232,15 @@ pub enum BlocklistAction {
     },
 }
 
-pub fn run_blocklist(config: &Config, args: BlocklistArgs) -> Result<ExitCode> {
-    let BlocklistAction::Export {
-        format,
-        min_severity,
-        ttl,
-        now,
-        out,
-        db,
-    } = args.action;
-    let format: BlocklistFormat = format
-        .parse()
-        .map_err(|e| anyhow::anyhow!("--format: {e}"))?;
-    let store = open(config, db.as_deref())?;
+/// The blocklist of the open threat alerts in `store`, rendered for a gateway, and how many
+/// entries it has. `now` (for expiry) defaults to the latest event time in the store.
+pub fn render_store_blocklist(
+    store: &dyn Store,
+    format: BlocklistFormat,
+    min_severity: Severity,
+    ttl: SignedDuration,
+    now: Option<Timestamp>,
+) -> Result<(String, usize)> {
     let now = match now {
         Some(t) => t,
         None => store
@@ -258,15 +254,37 @@ pub fn run_blocklist(config: &Config, args: BlocklistArgs) -> Result<ExitCode> {
     })?;
     let entries = gw_export::blocklist_from_findings(&findings, min_severity, ttl, now);
     let text = gw_export::render_blocklist(&entries, format, now)?;
+    Ok((text, entries.len()))
+}
+
+/// Written next to the target and renamed, so a gateway never loads half a file.
+pub fn write_atomically(path: &std::path::Path, text: &str) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, text).with_context(|| format!("{}: cannot write", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("{}: cannot write", path.display()))?;
+    Ok(())
+}
+
+pub fn run_blocklist(config: &Config, args: BlocklistArgs) -> Result<ExitCode> {
+    let BlocklistAction::Export {
+        format,
+        min_severity,
+        ttl,
+        now,
+        out,
+        db,
+    } = args.action;
+    let format: BlocklistFormat = format
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--format: {e}"))?;
+    let store = open(config, db.as_deref())?;
+    let (text, entries) = render_store_blocklist(store.as_ref(), format, min_severity, ttl, now)?;
     match out {
         Some(path) => {
-            // Written next to the target and renamed, so a gateway never loads half a file.
-            let tmp = path.with_extension("tmp");
-            std::fs::write(&tmp, text)
-                .with_context(|| format!("{}: cannot write", tmp.display()))?;
-            std::fs::rename(&tmp, &path)
-                .with_context(|| format!("{}: cannot write", path.display()))?;
-            eprintln!("{} entries -> {}", entries.len(), path.display());
+            write_atomically(&path, &text)?;
+            eprintln!("{entries} entries -> {}", path.display());
         }
         None => out!("{text}")?,
     }

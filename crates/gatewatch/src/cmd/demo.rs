@@ -85,7 +85,10 @@ pub fn run(config: &Config, args: DemoArgs) -> Result<ExitCode> {
         store,
         SessionOptions {
             alerts_out: args.alerts_out.clone(),
+            events_out: None,
             specs: Vec::new(),
+            retention_every: None,
+            delivery: None,
         },
     )?;
     for x in sim.by_ref() {

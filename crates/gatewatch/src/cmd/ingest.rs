@@ -14,7 +14,7 @@ use jiff::Timestamp;
 
 use crate::config::{Config, store_path};
 use crate::progress::Progress;
-use crate::session::{Session, SessionOptions};
+use crate::session::{Delivery, Session, SessionOptions, delivery_summary};
 
 #[derive(Args, Debug, Clone)]
 pub struct IngestArgs {
@@ -33,6 +33,10 @@ pub struct IngestArgs {
     /// Write every finding raised during the run as NDJSON gatewatch.finding/1.
     #[arg(long, value_name = "FILE")]
     pub alerts_out: Option<PathBuf>,
+    /// Write every detection event (one per record a per-record detector fired on, with the
+    /// alert ids it fed) as NDJSON gatewatch.event/1.
+    #[arg(long, value_name = "FILE")]
+    pub events_out: Option<PathBuf>,
     /// OpenAPI / Swagger spec of an API behind the gateway (repeatable; adds to config `specs`).
     #[arg(long, value_name = "FILE")]
     pub spec: Vec<PathBuf>,
@@ -56,6 +60,8 @@ pub struct IngestReport {
     pub stored: u64,
     pub already_stored: u64,
     pub findings: u64,
+    /// Detection events stored (and written to `--events-out`).
+    pub events: u64,
     /// Endpoints in the inventory after the run, and how many this run added or changed.
     pub endpoints: u64,
     pub endpoints_changed: u64,
@@ -66,6 +72,9 @@ pub struct IngestReport {
     pub last_event: Option<Timestamp>,
     pub rejects_file: Option<String>,
     pub alerts_file: Option<String>,
+    pub events_file: Option<String>,
+    /// What each delivery sink did with the findings (delivered, retried, dead-lettered).
+    pub delivery: Vec<String>,
     /// What the retention job removed at the end of the run (event time).
     pub retention: Option<gw_store::RetentionReport>,
 }
@@ -112,12 +121,16 @@ pub fn ingest(config: &Config, args: &IngestArgs) -> Result<IngestReport> {
         None => RejectSink::counting_only(),
     };
     let started = Instant::now();
+    let delivery = Delivery::start(config)?;
     let mut session = Session::start(
         config,
         store,
         SessionOptions {
             alerts_out: args.alerts_out.clone(),
+            events_out: args.events_out.clone(),
             specs: crate::config::load_spec_files(&args.spec)?,
+            retention_every: None,
+            delivery: delivery.as_ref().map(Delivery::dispatcher),
         },
     )?;
     let limits = config.limits();
@@ -156,6 +169,7 @@ pub fn ingest(config: &Config, args: &IngestArgs) -> Result<IngestReport> {
     let (accepted, first_event, last_event) =
         (session.accepted, session.first_event, session.last_event);
     let outcome = session.finish()?;
+    let delivered = delivery.map(Delivery::close).unwrap_or_default();
     let elapsed = started.elapsed();
     let mut store = outcome.store;
     let summary = RunSummary {
@@ -180,6 +194,7 @@ pub fn ingest(config: &Config, args: &IngestArgs) -> Result<IngestReport> {
         stored: outcome.written,
         already_stored: outcome.duplicates,
         findings: outcome.findings,
+        events: outcome.events,
         endpoints: outcome.endpoints,
         endpoints_changed: outcome.endpoints_saved,
         bytes,
@@ -189,6 +204,8 @@ pub fn ingest(config: &Config, args: &IngestArgs) -> Result<IngestReport> {
         last_event,
         rejects_file: rejects.path().map(|p| p.display().to_string()),
         alerts_file: args.alerts_out.as_ref().map(|p| p.display().to_string()),
+        events_file: args.events_out.as_ref().map(|p| p.display().to_string()),
+        delivery: delivery_summary(&delivered),
         retention: outcome.retention,
     })
 }
@@ -268,6 +285,7 @@ pub fn print_summary(r: &IngestReport) -> Result<()> {
         )?;
     }
     outln!("  findings         {}", r.findings)?;
+    outln!("  detection events {} (`gatewatch events`)", r.events)?;
     outln!(
         "  endpoints        {} in the inventory, {} added or changed (`gatewatch inventory`)",
         r.endpoints,
@@ -299,6 +317,12 @@ pub fn print_summary(r: &IngestReport) -> Result<()> {
     }
     if let Some(p) = &r.alerts_file {
         outln!("  findings written to {p}")?;
+    }
+    if let Some(p) = &r.events_file {
+        outln!("  detection events written to {p}")?;
+    }
+    for line in &r.delivery {
+        outln!("  {line}")?;
     }
     Ok(())
 }

@@ -45,7 +45,7 @@ pub enum InventoryAction {
     },
 }
 
-fn load(config: &Config, db: Option<&std::path::Path>) -> Result<(Discovery, Timestamp)> {
+pub fn load(config: &Config, db: Option<&std::path::Path>) -> Result<(Discovery, Timestamp)> {
     let path = store_path(config, db);
     if !path.exists() {
         bail!(

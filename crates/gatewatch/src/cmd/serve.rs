@@ -20,7 +20,7 @@ use clap::{Args, Subcommand};
 use gw_server::{Batch, RecordSink, Server, SinkFailure};
 
 use crate::config::{Config, store_path};
-use crate::session::{Session, SessionOptions};
+use crate::session::{Delivery, LiveStats, Session, SessionOptions, delivery_summary};
 
 #[derive(Args, Debug)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -37,6 +37,22 @@ pub struct ServeArgs {
     /// can make the server replay from its spool.
     #[arg(long, default_value_t = 2, value_name = "SECONDS")]
     flush_seconds: u64,
+    /// Keep this gateway blocklist file up to date with the IPs behind open threat alerts
+    /// (rewritten atomically when it changes).
+    #[arg(long, value_name = "FILE")]
+    blocklist: Option<PathBuf>,
+    /// Format of --blocklist: nginx, envoy-rbac, apim-ip-filter, kong-ip-restriction or plain.
+    #[arg(long, default_value = "plain", value_name = "FORMAT")]
+    blocklist_format: String,
+    /// Only alerts of this severity or higher go on --blocklist.
+    #[arg(long, default_value = "high", value_parser = crate::cmd::alerts::parse_severity)]
+    blocklist_min_severity: gw_model::Severity,
+    /// How long an entry stays after its alert's last hit, e.g. 24h, 7d.
+    #[arg(long, default_value = "24h", value_parser = crate::cmd::simulate::parse_duration)]
+    blocklist_ttl: jiff::SignedDuration,
+    /// Seconds between --blocklist refreshes.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    blocklist_every: u64,
 }
 
 #[derive(Subcommand, Debug)]
@@ -69,52 +85,226 @@ pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
     let db = store_path(config, args.db.as_deref());
     let store = gw_store::open_store(&db.display().to_string())
         .with_context(|| format!("{}: cannot open the store", db.display()))?;
+    fetch_missing_intel_lists(config)?;
+    let delivery = Delivery::start(config)?;
     let sink = Arc::new(PipelineSink::start(
         config.clone(),
         store,
         Duration::from_secs(args.flush_seconds.max(1)),
+        delivery.as_ref().map(Delivery::dispatcher),
     )?);
+    let blocklist = match &args.blocklist {
+        Some(path) => Some(BlocklistRefresher::start(
+            BlocklistJob {
+                path: path.clone(),
+                db: db.display().to_string(),
+                format: args
+                    .blocklist_format
+                    .parse()
+                    .map_err(|e| anyhow::anyhow!("--blocklist-format: {e}"))?,
+                min_severity: args.blocklist_min_severity,
+                ttl: args.blocklist_ttl,
+            },
+            Duration::from_secs(args.blocklist_every.max(1)),
+        )?),
+        None => None,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("gw-http")
         .build()
         .context("starting the async runtime")?;
+    // The read API has its own connection to the same file: SQLite's WAL lets it read while
+    // the pipeline writes.
+    let read_store = gw_store::open_store(&db.display().to_string())
+        .with_context(|| format!("{}: cannot open the store for the read API", db.display()))?;
+    let read: Arc<dyn gw_server::ReadStore> = Arc::new(Mutex::new(read_store));
     let report = runtime.block_on(async {
-        let server = Server::bind(server_config, sink.clone()).await?;
+        let server = Server::bind_with_read_store(server_config, sink.clone(), Some(read)).await?;
+        let shutdown = gw_server::shutdown_signal();
+        if let Err(e) = spawn_reload_on_sighup(sink.reloader.clone()) {
+            eprintln!("gatewatch: warning: {e:#}; lists still reload when their files change");
+        }
         eprintln!(
-            "gatewatch: serving on http://{} (store {})",
+            "gatewatch: serving on {}://{} (store {})",
+            if server.is_tls() { "https" } else { "http" },
             server.local_addr(),
             db.display()
         );
-        server.run(gw_server::shutdown_signal()).await
+        server.run(shutdown).await
     })?;
+    if let Some(b) = blocklist {
+        b.stop()?;
+    }
+    if let Some(d) = delivery {
+        for line in delivery_summary(&d.close()) {
+            eprintln!("gatewatch: {line}");
+        }
+    }
+    let live = sink.live();
+    let count =
+        |f: fn(&LiveStats) -> &AtomicU64| live.as_ref().map_or(0, |l| f(l).load(Ordering::Relaxed));
     eprintln!(
         "gatewatch: stopped; {} batches replayed from the spool at start, spool committed through {} of {}; {} records stored, {} already stored, {} findings",
         report.replayed,
         report.committed,
         report.appended,
-        sink.stats.written.load(Ordering::Relaxed),
-        sink.stats.duplicates.load(Ordering::Relaxed),
-        sink.stats.findings.load(Ordering::Relaxed),
+        count(|l| &l.written),
+        count(|l| &l.duplicates),
+        count(|l| &l.findings),
     );
     Ok(ExitCode::SUCCESS)
 }
 
-#[derive(Default)]
-struct PipelineStats {
-    written: AtomicU64,
-    duplicates: AtomicU64,
-    findings: AtomicU64,
-    flushes: AtomicU64,
-    store_busy_micros: AtomicU64,
+/// Lists with a download URL whose file is not there yet are fetched before the pipeline
+/// starts (it needs a list to load); a failure is an error naming the list.
+fn fetch_missing_intel_lists(config: &Config) -> Result<()> {
+    for list in &config.enrich.lists {
+        if list.url.is_some() && !list.path.exists() {
+            let report = gw_enrich::download_list(list, gw_enrich::DOWNLOAD_TIMEOUT)
+                .with_context(|| format!("enrich list {}: initial download", list.name))?;
+            eprintln!("gatewatch: intel list {} downloaded: {report:?}", list.name);
+        }
+    }
+    Ok(())
 }
+
+/// How often the intel reloader checks list files (and due downloads).
+const INTEL_POLL: Duration = Duration::from_secs(30);
+
+/// The slot the pipeline thread publishes its intel reloader in, for the SIGHUP handler.
+type ReloaderSlot = Arc<Mutex<Option<Arc<gw_enrich::ReloaderHandle>>>>;
+
+/// SIGHUP reloads the threat-intel lists and GeoIP databases now (they are also reloaded when
+/// their files change), without stopping ingestion.
+fn spawn_reload_on_sighup(slot: ReloaderSlot) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                let reloader = slot.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                match reloader {
+                    Some(r) => {
+                        r.trigger();
+                        eprintln!("gatewatch: SIGHUP: reloading threat-intel lists");
+                    }
+                    None => eprintln!("gatewatch: SIGHUP: no threat-intel lists configured"),
+                }
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = slot;
+    Ok(())
+}
+
+/// What `--blocklist` keeps current.
+struct BlocklistJob {
+    path: PathBuf,
+    db: String,
+    format: gw_export::BlocklistFormat,
+    min_severity: gw_model::Severity,
+    ttl: jiff::SignedDuration,
+}
+
+impl BlocklistJob {
+    /// Renders the blocklist from the store and rewrites the file when it changed; returns the
+    /// number of entries when it wrote.
+    fn refresh(
+        &self,
+        store: &dyn gw_store::Store,
+        last: &mut Option<String>,
+    ) -> Result<Option<usize>> {
+        if store.event_watermark()?.is_none() {
+            return Ok(None);
+        }
+        let (text, entries) = crate::cmd::alerts::render_store_blocklist(
+            store,
+            self.format,
+            self.min_severity,
+            self.ttl,
+            None,
+        )?;
+        if last.as_deref() == Some(text.as_str()) {
+            return Ok(None);
+        }
+        crate::cmd::alerts::write_atomically(&self.path, &text)?;
+        *last = Some(text);
+        Ok(Some(entries))
+    }
+}
+
+/// A thread that refreshes the blocklist file every `every` until stopped (and once more at
+/// the end, after the pipeline drained).
+struct BlocklistRefresher {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: JoinHandle<Result<()>>,
+}
+
+impl BlocklistRefresher {
+    fn start(job: BlocklistJob, every: Duration) -> Result<Self> {
+        let store = gw_store::open_store(&job.db)
+            .with_context(|| format!("{}: cannot open the store for the blocklist", job.db))?;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("gw-blocklist".into())
+            .spawn(move || {
+                let mut last = None;
+                let mut next = Instant::now();
+                loop {
+                    let stopping = flag.load(Ordering::SeqCst);
+                    if stopping || Instant::now() >= next {
+                        next = Instant::now() + every;
+                        match job.refresh(store.as_ref(), &mut last) {
+                            Ok(Some(n)) => eprintln!(
+                                "gatewatch: blocklist {} updated ({n} entries)",
+                                job.path.display()
+                            ),
+                            Ok(None) => {}
+                            // A failed refresh keeps the previous file; the next one retries.
+                            Err(e) => eprintln!(
+                                "gatewatch: warning: blocklist {} not updated: {e:#}",
+                                job.path.display()
+                            ),
+                        }
+                    }
+                    if stopping {
+                        return Ok(());
+                    }
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            })
+            .context("starting the blocklist thread")?;
+        Ok(BlocklistRefresher { stop, thread })
+    }
+
+    fn stop(self) -> Result<()> {
+        self.stop.store(true, Ordering::SeqCst);
+        match self.thread.join() {
+            Ok(r) => r,
+            Err(_) => anyhow::bail!("the blocklist thread panicked"),
+        }
+    }
+}
+
+/// How often (wall time) the running service applies the retention policy.
+const RETENTION_EVERY: Duration = Duration::from_secs(600);
+
+/// How often (wall time) the running service stores the behavioural baselines (and always at
+/// shutdown), so that a restart continues them instead of learning afresh.
+const SNAPSHOT_EVERY: Duration = Duration::from_secs(300);
 
 /// The binary's pipeline behind gw-server.
 pub struct PipelineSink {
     tx: Mutex<Option<SyncSender<Batch>>>,
     worker: Mutex<Option<JoinHandle<Result<()>>>>,
-    durable: Arc<AtomicU64>,
-    stats: Arc<PipelineStats>,
+    /// The session's live counters, once the pipeline thread has started it.
+    live: Arc<Mutex<Option<Arc<LiveStats>>>>,
+    /// The intel reloader of the session, once started (when lists are configured).
+    reloader: ReloaderSlot,
 }
 
 impl PipelineSink {
@@ -122,24 +312,32 @@ impl PipelineSink {
         config: Config,
         store: Box<dyn gw_store::Store>,
         flush_every: Duration,
+        delivery: Option<Arc<gw_export::delivery::Dispatcher>>,
     ) -> Result<Self> {
         let (tx, rx) = sync_channel(config.ingest.queue_batches.max(1));
-        let durable = Arc::new(AtomicU64::new(0));
-        let stats = Arc::new(PipelineStats::default());
+        let live = Arc::new(Mutex::new(None));
+        let reloader: ReloaderSlot = Arc::new(Mutex::new(None));
         let worker = {
-            let durable = durable.clone();
-            let stats = stats.clone();
+            let live = live.clone();
+            let slots = Slots {
+                live: live.clone(),
+                reloader: reloader.clone(),
+            };
             std::thread::Builder::new()
                 .name("gw-serve-pipeline".into())
-                .spawn(move || run_pipeline(&config, store, &rx, flush_every, &durable, &stats))
+                .spawn(move || run_pipeline(&config, store, &rx, flush_every, &slots, delivery))
                 .context("starting the pipeline thread")?
         };
         Ok(PipelineSink {
             tx: Mutex::new(Some(tx)),
             worker: Mutex::new(Some(worker)),
-            durable,
-            stats,
+            live,
+            reloader,
         })
+    }
+
+    fn live(&self) -> Option<Arc<LiveStats>> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
@@ -160,7 +358,7 @@ impl RecordSink for PipelineSink {
     }
 
     fn durable_through(&self) -> u64 {
-        self.durable.load(Ordering::SeqCst)
+        self.live().map_or(0, |l| l.durable.load(Ordering::SeqCst))
     }
 
     fn drain(&self) -> Result<(), String> {
@@ -174,118 +372,168 @@ impl RecordSink for PipelineSink {
     }
 
     fn render_metrics(&self, out: &mut String) {
-        let s = &self.stats;
-        let series = [
-            (
-                "gatewatch_store_records_written_total",
-                "counter",
-                "Records written to the store.",
-                s.written.load(Ordering::Relaxed) as f64,
-            ),
-            (
-                "gatewatch_store_records_duplicate_total",
-                "counter",
-                "Records the store already held (replays, client retries).",
-                s.duplicates.load(Ordering::Relaxed) as f64,
-            ),
-            (
-                "gatewatch_findings_raised_total",
-                "counter",
-                "Findings the pipeline raised.",
-                s.findings.load(Ordering::Relaxed) as f64,
-            ),
-            (
-                "gatewatch_pipeline_flushes_total",
-                "counter",
-                "Pipeline flushes into the store (durability points).",
-                s.flushes.load(Ordering::Relaxed) as f64,
-            ),
-            (
-                "gatewatch_store_busy_seconds_total",
-                "counter",
-                "Time the store writer spent in the store.",
-                s.store_busy_micros.load(Ordering::Relaxed) as f64 / 1e6,
-            ),
-            (
-                "gatewatch_pipeline_durable_batch",
-                "gauge",
-                "Highest spool batch durable in the store.",
-                self.durable.load(Ordering::Relaxed) as f64,
-            ),
-        ];
-        for (name, kind, help, value) in series {
-            out.push_str(&format!(
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
-            ));
-        }
+        let Some(live) = self.live() else {
+            return;
+        };
+        render_live_metrics(&live, jiff::Timestamp::now(), out);
     }
 }
 
-/// The pipeline thread: pushes batches into a session and flushes it into the store every
-/// `flush_every` while records arrive, then marks the last batch of the flush durable.
+/// The pipeline's Prometheus series: store counters, durability, findings by rule and the
+/// event-time lag (wall clock minus the latest event time pushed).
+fn render_live_metrics(live: &LiveStats, now: jiff::Timestamp, out: &mut String) {
+    use std::fmt::Write as _;
+    let load = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64;
+    let latest = live.latest_event_us.load(Ordering::Relaxed);
+    let lag = if latest == 0 {
+        0.0
+    } else {
+        ((now.as_microsecond() - latest) as f64 / 1e6).max(0.0)
+    };
+    let series = [
+        (
+            "gatewatch_store_records_written_total",
+            "counter",
+            "Records written to the store.",
+            load(&live.written),
+        ),
+        (
+            "gatewatch_store_records_duplicate_total",
+            "counter",
+            "Records the store already held (replays, client retries).",
+            load(&live.duplicates),
+        ),
+        (
+            "gatewatch_findings_raised_total",
+            "counter",
+            "Finding updates the pipeline stored (an alert growing across flushes counts once per flush).",
+            load(&live.findings),
+        ),
+        (
+            "gatewatch_pipeline_flushes_total",
+            "counter",
+            "Durability barriers completed (records and open alerts stored).",
+            load(&live.barriers),
+        ),
+        (
+            "gatewatch_store_busy_seconds_total",
+            "counter",
+            "Time the store writer spent in the store.",
+            load(&live.store_busy_micros) / 1e6,
+        ),
+        (
+            "gatewatch_pipeline_durable_batch",
+            "gauge",
+            "Highest spool batch durable in the store.",
+            load(&live.durable),
+        ),
+        (
+            "gatewatch_pipeline_event_lag_seconds",
+            "gauge",
+            "Wall clock minus the latest event time pushed into the pipeline.",
+            lag,
+        ),
+    ];
+    for (name, kind, help, value) in series {
+        let _ = write!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+        );
+    }
+    let by_rule = live.by_rule.lock().unwrap_or_else(|p| p.into_inner());
+    let name = "gatewatch_detections_total";
+    let _ = write!(
+        out,
+        "# HELP {name} Detections folded into findings, by rule.\n# TYPE {name} counter\n"
+    );
+    for (rule, n) in by_rule.iter() {
+        let _ = writeln!(
+            out,
+            "{}",
+            format_args!(
+                "{} {n}",
+                gw_server::metrics::series(name, &[("rule", rule)])
+            )
+        );
+    }
+}
+
+/// Where the pipeline thread publishes what other threads need from its session.
+struct Slots {
+    live: Arc<Mutex<Option<Arc<LiveStats>>>>,
+    reloader: ReloaderSlot,
+}
+
+/// The pipeline thread: pushes batches into one long-lived session and passes a barrier every
+/// `flush_every` while records arrive; the writer marks the barrier's last batch durable once
+/// everything before it is stored. Alert windows and behavioural baselines carry on across
+/// barriers.
 fn run_pipeline(
     config: &Config,
     store: Box<dyn gw_store::Store>,
     rx: &Receiver<Batch>,
     flush_every: Duration,
-    durable: &AtomicU64,
-    stats: &PipelineStats,
+    slots: &Slots,
+    delivery: Option<Arc<gw_export::delivery::Dispatcher>>,
 ) -> Result<()> {
-    let mut store = Some(store);
-    let mut open: Option<(Session, Instant, u64)> = None;
+    let mut session = Session::start(
+        config,
+        store,
+        SessionOptions {
+            alerts_out: None,
+            events_out: None,
+            specs: Vec::new(),
+            retention_every: Some(RETENTION_EVERY),
+            delivery,
+        },
+    )?;
+    *slots.live.lock().unwrap_or_else(|p| p.into_inner()) = Some(session.live());
+    let reloader = if config.enrich.lists.is_empty() {
+        None
+    } else {
+        let handle = gw_enrich::spawn_reloader(session.enricher().intel().clone(), INTEL_POLL)
+            .context("starting the threat-intel reloader")?;
+        Some(Arc::new(handle))
+    };
+    slots
+        .reloader
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone_from(&reloader);
+    let mut last_seq = 0;
+    let mut barrier_seq = 0;
+    let mut since = Instant::now();
+    let mut last_snapshot = Instant::now();
     loop {
-        let next = match &open {
-            Some((_, since, _)) => rx.recv_timeout(flush_every.saturating_sub(since.elapsed())),
-            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
-        };
-        let closed = match next {
+        let wait = flush_every.saturating_sub(since.elapsed());
+        let closed = match rx.recv_timeout(wait) {
             Ok(batch) => {
-                if open.is_none() {
-                    let s = Session::start(
-                        config,
-                        store
-                            .take()
-                            .context("the store is held by a running session")?,
-                        SessionOptions {
-                            alerts_out: None,
-                            specs: Vec::new(),
-                        },
-                    )?;
-                    open = Some((s, Instant::now(), 0));
-                }
-                let (session, _, last) = open.as_mut().expect("a session was just started");
                 for x in batch.records {
                     session.push(x);
                 }
-                *last = batch.seq;
+                last_seq = batch.seq;
                 false
             }
             Err(RecvTimeoutError::Timeout) => false,
             Err(RecvTimeoutError::Disconnected) => true,
         };
-        let due = open
-            .as_ref()
-            .is_some_and(|(_, since, _)| since.elapsed() >= flush_every);
-        if (closed || due)
-            && let Some((session, _, last)) = open.take()
-        {
-            let outcome = session.finish()?;
-            stats.written.fetch_add(outcome.written, Ordering::Relaxed);
-            stats
-                .duplicates
-                .fetch_add(outcome.duplicates, Ordering::Relaxed);
-            stats
-                .findings
-                .fetch_add(outcome.findings, Ordering::Relaxed);
-            stats.flushes.fetch_add(1, Ordering::Relaxed);
-            stats
-                .store_busy_micros
-                .fetch_add(outcome.store_busy.as_micros() as u64, Ordering::Relaxed);
-            store = Some(outcome.store);
-            durable.store(last, Ordering::SeqCst);
-        }
         if closed {
-            return Ok(());
+            break;
+        }
+        if since.elapsed() >= flush_every {
+            since = Instant::now();
+            if last_seq > barrier_seq {
+                if last_snapshot.elapsed() >= SNAPSHOT_EVERY {
+                    last_snapshot = Instant::now();
+                    session.snapshot_detectors();
+                }
+                session.barrier(last_seq)?;
+                barrier_seq = last_seq;
+            }
         }
     }
+    let live = session.live();
+    session.finish()?;
+    live.durable.fetch_max(last_seq, Ordering::SeqCst);
+    Ok(())
 }
