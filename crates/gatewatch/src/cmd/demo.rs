@@ -123,7 +123,10 @@ pub fn run(config: &Config, args: DemoArgs) -> Result<ExitCode> {
     let period_end = jiff::Timestamp::from_microsecond(end_us).context("simulated period end")?;
     let posture = audit_sample_specs(period_end)?;
     store.upsert_findings(&posture)?;
+    let (risks, scores, apis) = crate::cmd::posture::assess_inventory(&config, Some(&db))?;
+    store.upsert_findings(&risks)?;
     print_findings(store.as_ref())?;
+    print_inventory_risks(&risks, &scores, &apis)?;
     print_posture(&posture)?;
     outln!(
         "\nEverything is in {}: `gatewatch alerts --db {0}`, `gatewatch findings --db {0} --format ocsf`, `gatewatch blocklist export --format nginx --db {0}`.",
@@ -147,6 +150,41 @@ fn audit_sample_specs(at: jiff::Timestamp) -> Result<Vec<gw_model::Finding>> {
     }
     crate::cmd::posture::rank(&mut findings);
     Ok(findings)
+}
+
+/// The riskiest APIs and inventory findings of the observed traffic (`gatewatch posture`).
+fn print_inventory_risks(
+    findings: &[gw_model::Finding],
+    scores: &[Option<u8>],
+    apis: &[gw_posture::ApiRisk],
+) -> Result<()> {
+    outln!(
+        "\nInventory risks from the observed traffic ({} findings; `gatewatch posture` ranks them all):",
+        findings.len()
+    )?;
+    for a in apis.iter().take(3) {
+        outln!(
+            "  API {:<28} risk {:>3}/100 over {} endpoints",
+            a.api,
+            a.risk.score,
+            a.endpoints
+        )?;
+    }
+    for (f, score) in findings.iter().zip(scores).take(8) {
+        let place = f
+            .endpoint
+            .as_ref()
+            .map(|e| format!("{} {}{}", e.method, e.host, e.template))
+            .unwrap_or_default();
+        outln!(
+            "  [{}] risk {:>3} {} {}",
+            f.severity.as_str(),
+            score.map_or("-".into(), |s| s.to_string()),
+            f.rule.id,
+            place
+        )?;
+    }
+    Ok(())
 }
 
 fn print_posture(findings: &[gw_model::Finding]) -> Result<()> {

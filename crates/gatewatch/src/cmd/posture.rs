@@ -130,9 +130,9 @@ fn is_inventory(f: &Finding) -> bool {
 
 /// The inventory rules over the stored inventory, ranked by endpoint risk (exposure,
 /// authentication, data sensitivity, open alerts), with each finding's risk score.
-type Assessed = (Vec<Finding>, Vec<Option<u8>>, Vec<gw_posture::ApiRisk>);
+pub(crate) type Assessed = (Vec<Finding>, Vec<Option<u8>>, Vec<gw_posture::ApiRisk>);
 
-fn assess_inventory(config: &Config, db: Option<&std::path::Path>) -> Result<Assessed> {
+pub(crate) fn assess_inventory(config: &Config, db: Option<&std::path::Path>) -> Result<Assessed> {
     let (discovery, now) = crate::cmd::inventory::load(config, db)?;
     let path = store_path(config, db);
     let store = gw_store::open_store(&path.display().to_string())?;
