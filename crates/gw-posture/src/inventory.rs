@@ -405,6 +405,13 @@ fn unauthenticated(v: &EndpointView<'_>, hits: &mut Vec<Hit>) {
             "; the spec requires authentication for this operation, so the gateway does not enforce it",
         );
         hit = hit.with_severity(Severity::Critical);
+    } else if declared_public(e) {
+        // Login, token refresh, public catalogues: open by design. The spec audit reports a
+        // missing security requirement separately; here it is only worth a look.
+        detail.push_str(
+            "; the spec declares no security requirement for this operation (public by design?), so this is informational",
+        );
+        hit = hit.with_severity(Severity::Low);
     }
     if with_credentials.is_empty() {
         detail.push_str(
@@ -717,10 +724,16 @@ fn missing_rate_limit(v: &EndpointView<'_>, hits: &mut Vec<Hit>) {
     );
 }
 
+/// Declared by an imported spec without any security requirement: public by design.
+fn declared_public(e: &EndpointState) -> bool {
+    e.spec.as_ref().is_some_and(|d| !d.requires_auth)
+}
+
 fn attack_path(v: &EndpointView<'_>, hits: &mut Vec<Hit>) {
     let e = v.endpoint;
     let external = e.is_external();
-    let unauthenticated = e.unauthenticated_success > 0;
+    // An operation its spec declares public is not an authentication gap on the path.
+    let unauthenticated = e.unauthenticated_success > 0 && !declared_public(e);
     let sensitive = !e.sensitive.is_empty();
     let tier = v.top_sensitivity();
     let mut paths: Vec<(&str, Severity)> = Vec::new();
@@ -913,6 +926,17 @@ mod tests {
         let spec = declared(unauthenticated_calls(clean(), 1), false, true);
         let f = one(spec, &ctx(), "GW-P-UNAUTHENTICATED").unwrap();
         assert_eq!(f.severity, Severity::Critical);
+
+        // Declared without any security requirement (a login, a public catalogue): open by
+        // design, so only worth a look.
+        let public = declared(unauthenticated_calls(clean(), 1), false, false);
+        let f = one(public, &ctx(), "GW-P-UNAUTHENTICATED").unwrap();
+        assert_eq!(f.severity, Severity::Low);
+        assert!(
+            f.description.contains("public by design"),
+            "{}",
+            f.description
+        );
 
         let mut only_anonymous = unauthenticated_calls(clean(), 5);
         only_anonymous.auth.remove("bearer_jwt");
@@ -1158,6 +1182,10 @@ mod tests {
         assert_eq!(f.evidence.metrics.extra["internet_exposed"], 1.0);
         // 25 exposure + 30 no auth + 25 card + 2 medium alerts (6)
         assert_eq!(f.evidence.metrics.extra["risk_score"], 86.0);
+
+        // The same endpoint declared public by its spec is no authentication gap on the path.
+        let public = declared(e.clone(), false, false);
+        assert!(one(public, &c, "GW-P-ATTACK-PATH").is_none());
 
         let mut plain = unauthenticated_calls(clean(), 3);
         plain.plaintext_calls = 3;
