@@ -203,7 +203,8 @@ fn run(
 
 #[test]
 fn every_bola_incident_is_found_and_owners_reading_their_own_objects_raise_nothing() {
-    let cfg = BehavioralConfig::default();
+    let mut cfg = BehavioralConfig::default();
+    cfg.bola.enabled = true;
     let window = cfg.window_secs;
     for seed in [11, 12] {
         let (clean, _, records) = run(&cfg, seed, false);

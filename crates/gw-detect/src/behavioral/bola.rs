@@ -540,7 +540,9 @@ mod tests {
 
     #[test]
     fn foreign_ids_of_other_owners_alert_and_own_ids_do_not() {
-        let mut d = BolaDetector::new(quick_config()).unwrap();
+        let mut cfg = quick_config();
+        cfg.bola.enabled = true;
+        let mut d = BolaDetector::new(cfg).unwrap();
         let mut out = Vec::new();
         let mut n = 0u64;
         let mut get = |d: &mut BolaDetector,
