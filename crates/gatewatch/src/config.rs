@@ -237,6 +237,10 @@ impl Config {
             .map_err(|e| anyhow::anyhow!("enrich: {e}"))?;
         gw_classify::Classifier::new(&self.classify)
             .map_err(|e| anyhow::anyhow!("classify: {e}"))?;
+        self.classify
+            .sampling
+            .validate()
+            .map_err(|e| anyhow::anyhow!("classify: {e}"))?;
         if self.detect.alert_window_minutes == 0 || self.detect.alert_window_minutes > 7 * 24 * 60 {
             bail!(
                 "detect.alert_window_minutes: must be between 1 and 10080 (a week), found {}",

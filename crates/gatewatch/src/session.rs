@@ -241,6 +241,9 @@ pub struct LiveStats {
     pub barriers: AtomicU64,
     /// Latest event time pushed, in microseconds since the epoch (0 = none yet).
     pub latest_event_us: AtomicI64,
+    /// Bodies the classify stage scanned, and skipped by sampling (`classify.sampling`).
+    pub bodies_scanned: AtomicU64,
+    pub bodies_skipped: AtomicU64,
     /// Findings raised, by rule id.
     pub by_rule: Mutex<BTreeMap<String, u64>>,
     /// Set when the writer stopped with an error (the session is then unusable).
@@ -361,7 +364,8 @@ impl Session {
             .as_deref()
             .map(|p| open_ndjson_out(p, "events"))
             .transpose()?;
-        let stages = Stages::from_config(config)?;
+        let live = Arc::new(LiveStats::default());
+        let stages = Stages::from_config(config, live.clone())?;
         let mut behavioral =
             gw_detect::behavioral::build_behavioral(&config.behavioral).context("behavioral")?;
         restore_detectors(store.as_ref(), &mut behavioral)?;
@@ -372,7 +376,6 @@ impl Session {
         .context("detect")?;
         let (tx, rx) = sync_channel::<WriterMsg>(config.ingest.queue_batches.max(1) * 2);
         let (labels_tx, labels_rx) = channel();
-        let live = Arc::new(LiveStats::default());
         let writer_state = WriterState {
             mode,
             alerts,

@@ -2,9 +2,10 @@
 //! partition: each partition gets its own operator chain over the shared, read-only parts.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use anyhow::{Context, Result};
-use gw_classify::Classifier;
+use gw_classify::{BodySampler, BodySamplingConfig, Classifier, SamplingStats};
 use gw_detect::{AlertBook, Detector, ReputationDetector, ThreatList};
 use gw_enrich::{Enricher, ListCategory};
 use gw_model::Finding;
@@ -13,17 +14,21 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::config::Config;
 use crate::events::{EventBudget, Mark};
+use crate::session::LiveStats;
 
 /// Read-only parts shared by every partition.
 pub struct Stages {
     enricher: Arc<Enricher>,
     classifier: Arc<Classifier>,
+    sampling: BodySamplingConfig,
+    /// Where the classify stages count scanned and skipped bodies.
+    live: Arc<LiveStats>,
     threat_lists: Vec<ThreatList>,
     detect: crate::config::DetectConfig,
 }
 
 impl Stages {
-    pub fn from_config(config: &Config) -> Result<Stages> {
+    pub fn from_config(config: &Config, live: Arc<LiveStats>) -> Result<Stages> {
         let enricher = Enricher::from_config(&config.enrich).context("enrich")?;
         let classifier = Classifier::new(&config.classify).context("classify")?;
         let threat_lists = config
@@ -39,6 +44,8 @@ impl Stages {
         Ok(Stages {
             enricher: Arc::new(enricher),
             classifier: Arc::new(classifier),
+            sampling: config.classify.sampling.clone(),
+            live,
             threat_lists,
             detect: config.detect.clone(),
         })
@@ -63,6 +70,10 @@ impl Stages {
             }),
             Box::new(ClassifyStage {
                 classifier: self.classifier.clone(),
+                sampler: BodySampler::new(&self.sampling)
+                    .expect("the config validated the body sampling"),
+                counted: SamplingStats::default(),
+                live: self.live.clone(),
                 metrics: ComponentMetrics::default(),
             }),
             Box::new(DetectStage {
@@ -102,8 +113,14 @@ impl Operator for EnrichStage {
 }
 
 /// Sensitive data labels onto `record.sensitive` (kinds and places, never values).
+/// Bodies are scanned in full until an endpoint's labels are stable, then sampled (see
+/// [`BodySampler`]); paths, queries and headers always.
 struct ClassifyStage {
     classifier: Arc<Classifier>,
+    sampler: BodySampler,
+    /// Sampler totals already added to `live`.
+    counted: SamplingStats,
+    live: Arc<LiveStats>,
     metrics: ComponentMetrics,
 }
 
@@ -114,9 +131,19 @@ impl Operator for ClassifyStage {
 
     fn process(&mut self, batch: &mut Batch, _ctx: &mut OpContext) {
         for x in batch.iter_mut() {
-            let findings = gw_classify::classify_exchange(&self.classifier, x);
+            let findings = self.sampler.classify(&self.classifier, x);
             x.sensitive = gw_classify::sensitive_labels(&findings);
         }
+        let now = self.sampler.stats();
+        self.live.bodies_scanned.fetch_add(
+            now.bodies_scanned - self.counted.bodies_scanned,
+            Ordering::Relaxed,
+        );
+        self.live.bodies_skipped.fetch_add(
+            now.bodies_skipped - self.counted.bodies_skipped,
+            Ordering::Relaxed,
+        );
+        self.counted = now;
         let n = batch.len() as u64;
         self.metrics.received += n;
         self.metrics.sent += n;

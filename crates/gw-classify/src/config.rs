@@ -20,6 +20,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::kind::Sensitivity;
+use crate::sampling::BodySamplingConfig;
 
 /// Default number of body bytes scanned; larger bodies are scanned up to here and marked
 /// truncated.
@@ -38,6 +39,9 @@ pub struct ClassifyConfig {
     pub max_body_bytes: usize,
     /// Findings below this confidence (0.0..=1.0) are dropped. Default: 0.0 (keep all).
     pub min_confidence: f32,
+    /// Body sampling per endpoint once its labels are stable (pipeline stage only; `gatewatch
+    /// classify` and `scan_*` always scan everything).
+    pub sampling: BodySamplingConfig,
 }
 
 impl Default for ClassifyConfig {
@@ -47,6 +51,7 @@ impl Default for ClassifyConfig {
             custom: Vec::new(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             min_confidence: 0.0,
+            sampling: BodySamplingConfig::default(),
         }
     }
 }
@@ -111,6 +116,8 @@ fn default_confidence() -> f32 {
 /// Why a configuration was rejected.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ConfigError {
+    #[error("classify.sampling: {0}")]
+    BadSampling(&'static str),
     #[error("classify.custom[{index}] ({name:?}): field \"pattern\": invalid regex: {reason}")]
     InvalidPattern {
         index: usize,

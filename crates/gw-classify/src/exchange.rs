@@ -10,6 +10,30 @@ use crate::context::{FieldFinding, Location, StatusClass};
 /// already redacted by then), request and response bodies (text bodies only, up to the
 /// configured cap). Never returns the values themselves.
 pub fn classify_exchange(classifier: &Classifier, x: &Exchange) -> Vec<FieldFinding> {
+    classify_exchange_parts(classifier, x, BodyParts::ALL)
+}
+
+/// Which bodies of a record [`classify_exchange_parts`] scans.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BodyParts {
+    pub request: bool,
+    pub response: bool,
+}
+
+impl BodyParts {
+    pub const ALL: BodyParts = BodyParts {
+        request: true,
+        response: true,
+    };
+}
+
+/// [`classify_exchange`] with the bodies that `parts` leaves out skipped (path, query and
+/// headers are always scanned).
+pub fn classify_exchange_parts(
+    classifier: &Classifier,
+    x: &Exchange,
+    parts: BodyParts,
+) -> Vec<FieldFinding> {
     let status = x.response.status.and_then(StatusClass::from_status);
     let mut out = classifier.scan_path(&x.request.path, status);
     if let Some(q) = x.request.query.as_deref().filter(|q| !q.is_empty()) {
@@ -23,7 +47,13 @@ pub fn classify_exchange(classifier: &Classifier, x: &Exchange) -> Vec<FieldFind
         out.extend(classifier.scan_headers(values, Location::Header, status));
     }
     let request_type = x.request.header("content-type");
-    if let Some(text) = x.request.body.as_ref().and_then(Body::text) {
+    if let Some(text) = x
+        .request
+        .body
+        .as_ref()
+        .filter(|_| parts.request)
+        .and_then(Body::text)
+    {
         out.extend(
             classifier
                 .scan_body(text, request_type, Location::RequestBody, status)
@@ -35,7 +65,13 @@ pub fn classify_exchange(classifier: &Classifier, x: &Exchange) -> Vec<FieldFind
         .content_type
         .as_deref()
         .or_else(|| x.response.header("content-type"));
-    if let Some(text) = x.response.body.as_ref().and_then(Body::text) {
+    if let Some(text) = x
+        .response
+        .body
+        .as_ref()
+        .filter(|_| parts.response)
+        .and_then(Body::text)
+    {
         out.extend(
             classifier
                 .scan_body(text, response_type, Location::ResponseBody, status)

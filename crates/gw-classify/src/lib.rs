@@ -26,6 +26,7 @@ mod json_walk;
 mod kind;
 mod mask;
 mod prefilter;
+mod sampling;
 mod stream;
 pub mod validate;
 
@@ -34,7 +35,8 @@ pub use config::{
     ClassifyConfig, ConfigError, CustomClassifierConfig, CustomValidator, DEFAULT_MAX_BODY_BYTES,
 };
 pub use context::{BodyScan, FieldFinding, Location, StatusClass};
-pub use exchange::{classify_exchange, sensitive_labels};
+pub use exchange::{BodyParts, classify_exchange, classify_exchange_parts, sensitive_labels};
 pub use kind::{SensitiveKind, Sensitivity};
 pub use mask::{mask, mask_text};
+pub use sampling::{BodySampler, BodySamplingConfig, MAX_LABELS_PER_KEY, SamplingStats};
 pub use stream::{ClassifyStats, run_classify_stream};

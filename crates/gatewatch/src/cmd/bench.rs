@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -221,6 +222,7 @@ fn bench_pipeline(
     }
     let (push, rejected) = (emit.push, emit.rejected);
     let main_total = started.elapsed();
+    let live = session.live();
     let outcome = session.finish()?;
     let total = started.elapsed();
     anyhow::ensure!(rejected == 0, "{rejected} bench records were rejected");
@@ -265,6 +267,12 @@ fn bench_pipeline(
         "    {:<24} {:>8.2} µs/record  (writer thread)",
         "store",
         us(outcome.store_busy)
+    )?;
+    let scanned = live.bodies_scanned.load(Ordering::Relaxed);
+    let skipped = live.bodies_skipped.load(Ordering::Relaxed);
+    outln!(
+        "    classify scanned {scanned} bodies, skipped {skipped} by sampling ({:.1} %; classify.sampling)",
+        100.0 * skipped as f64 / (scanned + skipped).max(1) as f64
     )?;
     outln!(
         "    {:<24} {:>8.2} µs/record  (main thread, part of normalize + route)",
