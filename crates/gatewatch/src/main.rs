@@ -101,6 +101,9 @@ enum Command {
     /// an fsynced spool (acknowledged batches survive a crash), /metrics, /healthz, /readyz.
     /// `serve hash-token SECRET` prints the hash to configure for a token.
     Serve(cmd::serve::ServeArgs),
+    /// Dead letters of the delivery sinks: `delivery status` counts them per sink,
+    /// `delivery replay` sends them again once the receiver is fixed.
+    Delivery(cmd::delivery::DeliveryArgs),
     /// Print the JSON Schema of a Gatewatch record format.
     Schema {
         /// Which record: `exchange` (gatewatch.exchange/1), `finding` (gatewatch.finding/1) or
@@ -164,6 +167,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Blocklist(args) => cmd::alerts::run_blocklist(&config, args),
         Command::Bench(args) => cmd::bench::run(&config, args),
         Command::Serve(args) => cmd::serve::run(&config, args),
+        Command::Delivery(args) => cmd::delivery::run(&config, args),
         Command::Schema { record } => {
             let schema = match record.as_str() {
                 "exchange" => gw_model::json_schema::<gw_model::Exchange>(),

@@ -193,12 +193,12 @@ impl Delivery {
 
     /// Drains every sink (within the configured shutdown deadline) and reports what each did;
     /// sessions using it must have finished.
-    pub fn close(self) -> Vec<gw_export::delivery::SinkStats> {
-        match Arc::try_unwrap(self.dispatcher) {
-            Ok(d) => d.close(),
-            // A session still holds it: report what is known; dropping the last one closes it.
-            Err(shared) => shared.stats(),
-        }
+    ///
+    /// An error if anything else still holds the dispatcher (closing it then could leave
+    /// findings undelivered without saying so).
+    pub fn close(self) -> Result<Vec<gw_export::delivery::SinkStats>> {
+        gw_export::delivery::Dispatcher::close_shared(self.dispatcher)
+            .context("closing the delivery sinks")
     }
 }
 
@@ -208,10 +208,11 @@ pub fn delivery_summary(stats: &[gw_export::delivery::SinkStats]) -> Vec<String>
         .iter()
         .map(|s| {
             format!(
-                "delivery {} ({}): {} delivered, {} retried, {} dead-lettered{}",
+                "delivery {} ({}): {} delivered, {} failed attempts, {} retried, {} dead-lettered{}",
                 s.name,
                 s.kind,
                 s.delivered,
+                s.failed,
                 s.retried,
                 s.dead_lettered,
                 if s.lost > 0 {

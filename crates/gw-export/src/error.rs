@@ -65,6 +65,14 @@ pub enum ExportError {
     /// output file) cannot be set up.
     #[error("sink {sink:?}: {reason}")]
     SinkConfig { sink: String, reason: String },
+    /// A shared delivery dispatcher was closed while other handles still held it.
+    #[error(
+        "cannot close the delivery sinks: {others} other handle(s) to the dispatcher are still alive; close it after every session using it has finished, or its queues are drained later, unreported, when the last handle is dropped"
+    )]
+    DispatcherInUse { others: usize },
+    /// A dead-letter file changed under a replay in a way the replay cannot merge.
+    #[error("{path}: {reason}", path = path.display())]
+    DeadLetterChanged { path: PathBuf, reason: String },
 }
 
 impl ExportError {

@@ -1,5 +1,6 @@
 //! Every sink kind against a real receiver on 127.0.0.1, checking the exact bytes, headers and
-//! bodies received, retries, dead letters, bounded queues and shutdown.
+//! bodies received, retries, dead letters, bounded queues, shutdown, the counters and the
+//! replay of dead letters.
 
 #[path = "../src/test_support.rs"]
 mod fixtures;
@@ -10,9 +11,10 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use gw_export::delivery::{
-    DeliveryConfig, Dispatcher, ElasticConfig, NdjsonFileConfig, OAuthConfig, RetryPolicy, Secret,
-    SentinelConfig, SinkConfig, SinkStats, SplunkHecConfig, SyslogConfig, SyslogProtocol,
-    TransportConfig, WebhookConfig,
+    DeliveryConfig, Dispatcher, ElasticConfig, NdjsonFileConfig, OAuthConfig, ReplayOptions,
+    ReplayReport, RetryPolicy, Secret, SentinelConfig, SinkConfig, SinkStats, SplunkHecConfig,
+    SyslogConfig, SyslogProtocol, TransportConfig, WebhookConfig, replay_dead_letters,
+    scan_dead_letters,
 };
 use gw_export::ecs::{BulkAction, write_bulk};
 use gw_export::splunk::{HecEvent, HecOptions, to_hec_event};
@@ -967,4 +969,291 @@ fn syslog_tcp_reconnects_when_the_collector_closed_the_connection() {
     let (got, rest) = server.join().unwrap();
     assert_eq!(got, first);
     assert_eq!(rest, octet_counted(&messages[1]));
+}
+
+#[test]
+fn stats_count_failed_attempts_and_the_last_success_and_a_monitor_outlives_the_dispatcher() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = HttpReceiver::start(|_, n| {
+        if n < 2 {
+            Reply::status(503, "busy")
+        } else {
+            Reply::status(200, "")
+        }
+    });
+    let mut config = sink("hook", webhook(receiver.url(), None));
+    config.retry = quick_retry(5);
+    config.queue_capacity = 64;
+    let d = start(dir.path(), vec![config]);
+    let monitor = d.monitor();
+    let before = monitor.stats().remove(0);
+    assert_eq!(
+        (before.delivered, before.failed, before.queue_capacity),
+        (0, 0, 64)
+    );
+    assert_eq!(before.last_delivered_at, None);
+    let sent = jiff::Timestamp::now();
+    d.dispatch_all(&fixtures::all());
+    let closed = d.close().remove(0);
+    // One batch of three findings failed twice, then went through.
+    assert_eq!(
+        (
+            closed.delivered,
+            closed.failed,
+            closed.retried,
+            closed.queued
+        ),
+        (3, 6, 6, 0)
+    );
+    let at = closed.last_delivered_at.expect("a delivery happened");
+    assert!(at >= sent && at <= jiff::Timestamp::now(), "{at}");
+    assert_eq!(
+        monitor.stats(),
+        vec![closed],
+        "the monitor shows the final counters"
+    );
+}
+
+#[test]
+fn closing_a_shared_dispatcher_while_another_handle_lives_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = HttpReceiver::start(|_, _| Reply::status(200, ""));
+    let d = Arc::new(start(
+        dir.path(),
+        vec![sink("hook", webhook(receiver.url(), None))],
+    ));
+    let session = Arc::clone(&d);
+    let err = Dispatcher::close_shared(d).unwrap_err().to_string();
+    assert!(
+        err.contains("1 other handle(s)") && err.contains("still alive"),
+        "{err}"
+    );
+    session.dispatch(&fixtures::sqli());
+    let stats = Dispatcher::close_shared(session).unwrap();
+    assert_eq!(only(&stats).delivered, 1);
+}
+
+/// Dead-letters `findings` for the webhook sink `hook` (whose receiver answers 500, two
+/// attempts each) and returns the dead-letter file.
+fn dead_letter_through_a_failing_webhook(dir: &Path, findings: &[Finding]) -> std::path::PathBuf {
+    let failing = HttpReceiver::start(|_, _| Reply::status(500, "down"));
+    let mut config = sink("hook", webhook(failing.url(), Some("whsec_replay")));
+    config.retry = quick_retry(2);
+    let d = start(dir, vec![config]);
+    d.dispatch_all(findings);
+    assert_eq!(only(&d.close()).dead_lettered, findings.len() as u64);
+    dir.join("dead/hook.dead-letter.ndjson")
+}
+
+/// The delivery config of a replay: sink `hook` sending one finding per request to `url`.
+fn replay_config(dir: &Path, url: String) -> DeliveryConfig {
+    let mut config = sink("hook", webhook(url, Some("whsec_replay")));
+    config.batch_max = Some(1);
+    DeliveryConfig {
+        dead_letter_dir: dir.join("dead"),
+        sinks: vec![config],
+        ..DeliveryConfig::default()
+    }
+}
+
+fn replay(config: &DeliveryConfig, path: &Path, options: &ReplayOptions) -> ReplayReport {
+    replay_dead_letters(config, &producer(), path, options).unwrap()
+}
+
+#[test]
+fn replay_resends_signed_keeps_what_fails_again_and_never_drops_a_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dead_letter_through_a_failing_webhook(dir.path(), &fixtures::all());
+    let original = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = original.lines().collect();
+    assert_eq!(lines.len(), 3);
+    // Line 4 names a sink that is no longer configured; line 5 is blank (dropped); line 6 is
+    // not JSON; line 7 lacks its newline.
+    let gone = lines[0].replace(r#""sink":"hook""#, r#""sink":"gone""#);
+    let truncated = &lines[1][..40];
+    std::fs::write(
+        &path,
+        format!("{original}{gone}\n\nnot json at all\n{truncated}"),
+    )
+    .unwrap();
+
+    let spike_id = fixtures::spike().id;
+    let receiver = HttpReceiver::start(move |r, _| {
+        if String::from_utf8_lossy(&r.body).contains(&spike_id) {
+            Reply::status(503, "spike sink full")
+        } else {
+            Reply::status(204, "")
+        }
+    });
+    let config = replay_config(dir.path(), receiver.url());
+    let report = replay(&config, &path, &ReplayOptions::default());
+
+    assert_eq!(
+        report.replayed,
+        std::collections::BTreeMap::from([("hook".to_string(), 2)])
+    );
+    assert_eq!(report.failed.len(), 1);
+    let failed = &report.failed[0];
+    assert_eq!(
+        (failed.line, failed.finding_id.as_str(), failed.attempts),
+        (3, "f-0192a3b4-spike", 3)
+    );
+    assert!(
+        failed.reason.starts_with("replay: HTTP 503") && failed.reason.contains("spike sink full"),
+        "{}",
+        failed.reason
+    );
+    assert_eq!(report.unknown_sink.len(), 1);
+    assert_eq!(
+        (
+            report.unknown_sink[0].line,
+            report.unknown_sink[0].sink.as_str()
+        ),
+        (4, "gone")
+    );
+    let malformed: Vec<usize> = report.malformed.iter().map(|m| m.line).collect();
+    assert_eq!(malformed, [6, 7]);
+    assert!(report.needs_attention());
+
+    // Every finding was sent, one per request, in the live format and signed.
+    let requests = receiver.requests();
+    let now = jiff::Timestamp::now().as_second();
+    let mut sent = Vec::new();
+    for r in &requests {
+        verify_webhook(
+            b"whsec_replay",
+            r.header(SIGNATURE_HEADER).unwrap(),
+            &r.body,
+            now,
+            60,
+        )
+        .unwrap();
+        let v: Value = serde_json::from_slice(&r.body).unwrap();
+        let findings: Vec<Finding> = serde_json::from_value(v["findings"].clone()).unwrap();
+        assert_eq!(r.body, webhook_body(&findings).unwrap());
+        sent.extend(findings);
+    }
+    assert_eq!(sent, fixtures::all());
+
+    // What stays: the spike with one more attempt, then the other lines byte for byte.
+    let after = std::fs::read_to_string(&path).unwrap();
+    let kept: Vec<&str> = after.lines().collect();
+    assert_eq!(kept.len(), 4, "{after}");
+    let spike: Value = serde_json::from_str(kept[0]).unwrap();
+    assert_eq!(spike["attempts"], 3);
+    assert_eq!(spike["sink"], "hook");
+    assert_eq!(spike["kind"], "webhook");
+    assert!(
+        spike["reason"]
+            .as_str()
+            .unwrap()
+            .contains("spike sink full")
+    );
+    let spike_finding: Finding = serde_json::from_value(spike["finding"].clone()).unwrap();
+    assert_eq!(spike_finding, fixtures::spike());
+    assert_eq!(&kept[1..], [gone.as_str(), "not json at all", truncated]);
+    assert!(after.ends_with('\n'));
+
+    // Once the receiver takes it, the spike leaves too; the lines that need a look stay.
+    let healthy = HttpReceiver::start(|_, _| Reply::status(200, ""));
+    let report = replay(
+        &replay_config(dir.path(), healthy.url()),
+        &path,
+        &ReplayOptions::default(),
+    );
+    assert_eq!(report.replayed_total(), 1);
+    assert!(report.failed.is_empty());
+    let left = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(left, format!("{gone}\nnot json at all\n{truncated}\n"));
+    let scan = scan_dead_letters(&path).unwrap();
+    assert_eq!(
+        scan.by_sink,
+        std::collections::BTreeMap::from([("gone".to_string(), 1)])
+    );
+    assert_eq!(scan.malformed.len(), 2);
+}
+
+#[test]
+fn replay_dry_run_and_sink_selection_send_only_what_is_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dead_letter_through_a_failing_webhook(dir.path(), &fixtures::all());
+    let before = std::fs::read(&path).unwrap();
+    let receiver = HttpReceiver::start(|_, _| Reply::status(200, ""));
+    let mut config = replay_config(dir.path(), receiver.url());
+    config
+        .sinks
+        .push(sink("other", webhook(receiver.url(), None)));
+
+    let dry = ReplayOptions {
+        sink: None,
+        dry_run: true,
+    };
+    let report = replay(&config, &path, &dry);
+    assert_eq!(
+        report.replayed,
+        std::collections::BTreeMap::from([("hook".to_string(), 3)])
+    );
+    assert!(receiver.requests().is_empty());
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "a dry run changes nothing"
+    );
+
+    let only_other = ReplayOptions {
+        sink: Some("other".into()),
+        dry_run: false,
+    };
+    let report = replay(&config, &path, &only_other);
+    assert_eq!((report.replayed_total(), report.other_sinks), (0, 3));
+    assert!(receiver.requests().is_empty());
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+
+    let unknown = ReplayOptions {
+        sink: Some("nope".into()),
+        dry_run: false,
+    };
+    let err = replay_dead_letters(&config, &producer(), &path, &unknown)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("\"nope\"") && err.contains("hook, other"),
+        "{err}"
+    );
+
+    let missing = replay(
+        &config,
+        &dir.path().join("none.ndjson"),
+        &ReplayOptions::default(),
+    );
+    assert_eq!(missing.replayed_total(), 0);
+}
+
+#[test]
+fn lines_dead_lettered_while_a_replay_sends_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dead_letter_through_a_failing_webhook(dir.path(), &[fixtures::sqli()]);
+    let late = dead_letters(dir.path(), "hook")[0]
+        .to_string()
+        .replace("sqli", "late");
+    let file = path.clone();
+    let appended = late.clone();
+    // The receiver appends a line the way a running dispatcher would, while the replay waits
+    // for its answer.
+    let receiver = HttpReceiver::start(move |_, _| {
+        use std::io::Write as _;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&file)
+            .unwrap();
+        writeln!(f, "{appended}").unwrap();
+        Reply::status(200, "")
+    });
+    let report = replay(
+        &replay_config(dir.path(), receiver.url()),
+        &path,
+        &ReplayOptions::default(),
+    );
+    assert_eq!((report.replayed_total(), report.appended_meanwhile), (1, 1));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{late}\n"));
 }

@@ -169,7 +169,10 @@ pub fn ingest(config: &Config, args: &IngestArgs) -> Result<IngestReport> {
     let (accepted, first_event, last_event) =
         (session.accepted, session.first_event, session.last_event);
     let outcome = session.finish()?;
-    let delivered = delivery.map(Delivery::close).unwrap_or_default();
+    let delivered = delivery
+        .map(Delivery::close)
+        .transpose()?
+        .unwrap_or_default();
     let elapsed = started.elapsed();
     let mut store = outcome.store;
     let summary = RunSummary {

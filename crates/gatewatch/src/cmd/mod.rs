@@ -2,6 +2,7 @@
 
 pub mod alerts;
 pub mod bench;
+pub mod delivery;
 pub mod demo;
 pub mod events;
 pub mod ingest;

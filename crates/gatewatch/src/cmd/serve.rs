@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
+use gw_export::delivery::{DeliveryMonitor, SinkStats};
 use gw_server::{Batch, RecordSink, Server, SinkFailure};
 
 use crate::config::{Config, store_path};
@@ -137,7 +138,7 @@ pub fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
         b.stop()?;
     }
     if let Some(d) = delivery {
-        for line in delivery_summary(&d.close()) {
+        for line in delivery_summary(&d.close()?) {
             eprintln!("gatewatch: {line}");
         }
     }
@@ -305,6 +306,8 @@ pub struct PipelineSink {
     live: Arc<Mutex<Option<Arc<LiveStats>>>>,
     /// The intel reloader of the session, once started (when lists are configured).
     reloader: ReloaderSlot,
+    /// The delivery counters, for `/metrics`; it does not keep the sinks open.
+    delivery: Option<DeliveryMonitor>,
 }
 
 impl PipelineSink {
@@ -317,6 +320,7 @@ impl PipelineSink {
         let (tx, rx) = sync_channel(config.ingest.queue_batches.max(1));
         let live = Arc::new(Mutex::new(None));
         let reloader: ReloaderSlot = Arc::new(Mutex::new(None));
+        let monitor = delivery.as_ref().map(|d| d.monitor());
         let worker = {
             let live = live.clone();
             let slots = Slots {
@@ -333,6 +337,7 @@ impl PipelineSink {
             worker: Mutex::new(Some(worker)),
             live,
             reloader,
+            delivery: monitor,
         })
     }
 
@@ -372,10 +377,12 @@ impl RecordSink for PipelineSink {
     }
 
     fn render_metrics(&self, out: &mut String) {
-        let Some(live) = self.live() else {
-            return;
-        };
-        render_live_metrics(&live, jiff::Timestamp::now(), out);
+        if let Some(live) = self.live() {
+            render_live_metrics(&live, jiff::Timestamp::now(), out);
+        }
+        if let Some(delivery) = &self.delivery {
+            render_delivery_metrics(&delivery.stats(), out);
+        }
     }
 }
 
@@ -440,6 +447,22 @@ fn render_live_metrics(live: &LiveStats, now: jiff::Timestamp, out: &mut String)
             "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
         );
     }
+    let name = "gatewatch_classify_bodies_total";
+    let _ = write!(
+        out,
+        "# HELP {name} Bodies the classify stage scanned, or skipped by sampling once an endpoint's labels were stable.\n# TYPE {name} counter\n"
+    );
+    for (result, value) in [
+        ("scanned", &live.bodies_scanned),
+        ("skipped", &live.bodies_skipped),
+    ] {
+        let _ = writeln!(
+            out,
+            "{} {}",
+            gw_server::metrics::series(name, &[("result", result)]),
+            load(value)
+        );
+    }
     let by_rule = live.by_rule.lock().unwrap_or_else(|p| p.into_inner());
     let name = "gatewatch_detections_total";
     let _ = write!(
@@ -455,6 +478,85 @@ fn render_live_metrics(live: &LiveStats, now: jiff::Timestamp, out: &mut String)
                 gw_server::metrics::series(name, &[("rule", rule)])
             )
         );
+    }
+}
+
+/// A delivery series: name, type, help and the value of a sink (`None`: no sample).
+type DeliverySeries = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&SinkStats) -> Option<f64>,
+);
+
+/// The delivery sinks' Prometheus series, labelled with the sink's `sink` name and `kind`.
+const DELIVERY_SERIES: &[DeliverySeries] = &[
+    (
+        "gatewatch_delivery_findings_delivered_total",
+        "counter",
+        "Findings the sink's receiver accepted (written, for file and stdout sinks).",
+        |s| Some(s.delivered as f64),
+    ),
+    (
+        "gatewatch_delivery_failed_attempts_total",
+        "counter",
+        "Failed delivery attempts, once per finding per attempt.",
+        |s| Some(s.failed as f64),
+    ),
+    (
+        "gatewatch_delivery_findings_retried_total",
+        "counter",
+        "Findings sent again after a retryable failure, once per retry.",
+        |s| Some(s.retried as f64),
+    ),
+    (
+        "gatewatch_delivery_findings_dead_lettered_total",
+        "counter",
+        "Findings written to the sink's dead-letter file (failed, queue full, or pending at shutdown).",
+        |s| Some(s.dead_lettered as f64),
+    ),
+    (
+        "gatewatch_delivery_findings_queue_full_total",
+        "counter",
+        "Of the dead-lettered findings, those whose sink queue stayed full.",
+        |s| Some(s.queue_full as f64),
+    ),
+    (
+        "gatewatch_delivery_findings_lost_total",
+        "counter",
+        "Findings neither delivered nor dead-lettered because the dead-letter file could not be written.",
+        |s| Some(s.lost as f64),
+    ),
+    (
+        "gatewatch_delivery_queue_findings",
+        "gauge",
+        "Findings waiting in the sink's queue.",
+        |s| Some(s.queued as f64),
+    ),
+    (
+        "gatewatch_delivery_queue_capacity_findings",
+        "gauge",
+        "Findings the sink's queue holds at most.",
+        |s| Some(s.queue_capacity as f64),
+    ),
+    (
+        "gatewatch_delivery_last_success_timestamp_seconds",
+        "gauge",
+        "Unix time the sink's receiver last accepted a batch; absent before the first.",
+        |s| s.last_delivered_at.map(|t| t.as_millisecond() as f64 / 1e3),
+    ),
+];
+
+fn render_delivery_metrics(stats: &[SinkStats], out: &mut String) {
+    use std::fmt::Write as _;
+    for (name, kind, help, value) in DELIVERY_SERIES {
+        let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n");
+        for sink in stats {
+            if let Some(v) = value(sink) {
+                let labels = [("sink", sink.name.as_str()), ("kind", sink.kind)];
+                let _ = writeln!(out, "{} {v}", gw_server::metrics::series(name, &labels));
+            }
+        }
     }
 }
 
@@ -536,4 +638,121 @@ fn run_pipeline(
     session.finish()?;
     live.durable.fetch_max(last_seq, Ordering::SeqCst);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sink(name: &str, kind: &'static str) -> SinkStats {
+        SinkStats {
+            name: name.to_string(),
+            kind,
+            queue_capacity: 10_000,
+            ..SinkStats::default()
+        }
+    }
+
+    /// The samples of `name` in Prometheus text, as (labels, value).
+    fn samples<'a>(page: &'a str, name: &str) -> Vec<(&'a str, &'a str)> {
+        page.lines()
+            .filter_map(|l| l.strip_prefix(name)?.strip_prefix('{'))
+            .filter_map(|l| l.split_once("} "))
+            .collect()
+    }
+
+    #[test]
+    fn live_metrics_count_scanned_and_sampled_bodies() {
+        let live = LiveStats::default();
+        live.bodies_scanned.store(1200, Ordering::Relaxed);
+        live.bodies_skipped.store(9000, Ordering::Relaxed);
+        let mut page = String::new();
+        render_live_metrics(&live, jiff::Timestamp::UNIX_EPOCH, &mut page);
+        let name = "gatewatch_classify_bodies_total";
+        assert!(page.contains(&format!("# TYPE {name} counter\n")), "{page}");
+        assert_eq!(
+            samples(&page, name),
+            [
+                (r#"result="scanned""#, "1200"),
+                (r#"result="skipped""#, "9000")
+            ]
+        );
+    }
+
+    #[test]
+    fn delivery_metrics_have_help_type_and_one_labelled_sample_per_sink() {
+        let mut soc = sink("soc-webhook", "webhook");
+        soc.delivered = 7;
+        soc.failed = 3;
+        soc.retried = 2;
+        soc.dead_lettered = 1;
+        soc.queued = 4;
+        soc.last_delivered_at = Some(jiff::Timestamp::from_millisecond(1_767_607_200_250).unwrap());
+        let mut splunk = sink("splunk", "splunk_hec");
+        splunk.queue_full = 5;
+        splunk.dead_lettered = 5;
+        splunk.lost = 2;
+        let mut page = String::new();
+        render_delivery_metrics(&[soc, splunk], &mut page);
+
+        for (name, kind, _, _) in DELIVERY_SERIES {
+            assert!(page.contains(&format!("# HELP {name} ")), "{name}\n{page}");
+            assert!(
+                page.contains(&format!("# TYPE {name} {kind}\n")),
+                "{name}\n{page}"
+            );
+        }
+        let soc = r#"sink="soc-webhook",kind="webhook""#;
+        let splunk = r#"sink="splunk",kind="splunk_hec""#;
+        let expect = |name: &str, want: &[(&str, &str)]| {
+            assert_eq!(samples(&page, name), want, "{name}\n{page}");
+        };
+        expect(
+            "gatewatch_delivery_findings_delivered_total",
+            &[(soc, "7"), (splunk, "0")],
+        );
+        expect(
+            "gatewatch_delivery_failed_attempts_total",
+            &[(soc, "3"), (splunk, "0")],
+        );
+        expect(
+            "gatewatch_delivery_findings_retried_total",
+            &[(soc, "2"), (splunk, "0")],
+        );
+        expect(
+            "gatewatch_delivery_findings_dead_lettered_total",
+            &[(soc, "1"), (splunk, "5")],
+        );
+        expect(
+            "gatewatch_delivery_findings_queue_full_total",
+            &[(soc, "0"), (splunk, "5")],
+        );
+        expect(
+            "gatewatch_delivery_findings_lost_total",
+            &[(soc, "0"), (splunk, "2")],
+        );
+        expect(
+            "gatewatch_delivery_queue_findings",
+            &[(soc, "4"), (splunk, "0")],
+        );
+        expect(
+            "gatewatch_delivery_queue_capacity_findings",
+            &[(soc, "10000"), (splunk, "10000")],
+        );
+        // A sink that never delivered has no last-success sample rather than a fake 1970.
+        expect(
+            "gatewatch_delivery_last_success_timestamp_seconds",
+            &[(soc, "1767607200.25")],
+        );
+    }
+
+    #[test]
+    fn delivery_label_values_are_escaped() {
+        let mut page = String::new();
+        render_delivery_metrics(&[sink("a\"b", "webhook")], &mut page);
+        assert!(
+            page.contains(r#"gatewatch_delivery_queue_findings{sink="a\"b",kind="webhook"} 0"#),
+            "{page}"
+        );
+    }
 }

@@ -11,7 +11,9 @@
 //! Every finding handed to [`Dispatcher::dispatch`] for a matching sink ends in exactly one of
 //! the counters of [`SinkStats`]: `delivered`, `dead_lettered`, or `lost` (only when the
 //! dead-letter file itself cannot be written, logged at error level). Secrets in the config
-//! ([`Secret`]) never appear in `Debug`, logs or errors.
+//! ([`Secret`]) never appear in `Debug`, logs or errors. [`Dispatcher::monitor`] hands those
+//! counters to a metrics endpoint without keeping the sinks open; [`replay_dead_letters`]
+//! sends dead letters again once a receiver is fixed.
 //!
 //! ```toml
 //! [delivery]
@@ -32,12 +34,13 @@ mod elastic;
 mod file;
 mod http;
 mod queue;
+mod replay;
 mod sentinel;
 mod splunk;
 mod syslog;
 mod webhook;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -52,8 +55,12 @@ pub use config::{
     TransportConfig, WebhookConfig,
 };
 pub use dead_letter::DEAD_LETTER_SCHEMA;
+pub use replay::{
+    DeadLetterScan, KeptEntry, MalformedLine, ReplayOptions, ReplayReport, dead_letter_files,
+    replay_dead_letters, scan_dead_letters,
+};
 
-use crate::{Producer, Result, SinkFilter};
+use crate::{ExportError, Producer, Result, SinkFilter};
 use dead_letter::DeadLetterFile;
 use queue::{Queue, Rejected};
 
@@ -162,6 +169,8 @@ pub struct SinkStats {
     pub delivered: u64,
     /// Re-sent after a retryable failure, once per finding per retry.
     pub retried: u64,
+    /// Failed delivery attempts, once per finding per attempt (retryable or not).
+    pub failed: u64,
     /// Written to the dead-letter file (failed, queue full, or still pending at shutdown).
     pub dead_lettered: u64,
     /// Of `dead_lettered`, those dead-lettered because the queue stayed full.
@@ -170,12 +179,19 @@ pub struct SinkStats {
     pub lost: u64,
     /// Waiting in the queue now.
     pub queued: usize,
+    /// Most findings the queue holds (`queue_capacity`).
+    pub queue_capacity: usize,
+    /// When the receiver last accepted a batch; `None` before the first delivery.
+    pub last_delivered_at: Option<jiff::Timestamp>,
 }
 
 #[derive(Default)]
 struct Counters {
     delivered: AtomicU64,
     retried: AtomicU64,
+    failed: AtomicU64,
+    /// Unix milliseconds of the last accepted batch; 0 before the first.
+    last_delivered_ms: AtomicI64,
     dead_lettered: AtomicU64,
     queue_full: AtomicU64,
     lost: AtomicU64,
@@ -212,18 +228,42 @@ impl SinkShared {
         }
     }
 
-    fn stats(&self, queued: usize) -> SinkStats {
+    fn stats(&self, queue: &Queue) -> SinkStats {
         let c = &self.counters;
+        let last_ms = c.last_delivered_ms.load(Ordering::Relaxed);
         SinkStats {
             name: self.name.clone(),
             kind: self.kind,
             delivered: c.delivered.load(Ordering::Relaxed),
             retried: c.retried.load(Ordering::Relaxed),
+            failed: c.failed.load(Ordering::Relaxed),
             dead_lettered: c.dead_lettered.load(Ordering::Relaxed),
             queue_full: c.queue_full.load(Ordering::Relaxed),
             lost: c.lost.load(Ordering::Relaxed),
-            queued,
+            queued: queue.len(),
+            queue_capacity: queue.capacity(),
+            last_delivered_at: (last_ms > 0)
+                .then(|| jiff::Timestamp::from_millisecond(last_ms).ok())
+                .flatten(),
         }
+    }
+}
+
+/// A read-only view of a [`Dispatcher`]'s counters for a metrics endpoint. It does not keep
+/// the dispatcher open, so holding one never stands in the way of [`Dispatcher::close`]; after
+/// the close it shows the final counters.
+#[derive(Clone)]
+pub struct DeliveryMonitor {
+    sinks: Vec<(Arc<SinkShared>, Arc<Queue>)>,
+}
+
+impl DeliveryMonitor {
+    /// Current counters of every sink, in config order.
+    pub fn stats(&self) -> Vec<SinkStats> {
+        self.sinks
+            .iter()
+            .map(|(shared, queue)| shared.stats(queue))
+            .collect()
     }
 }
 
@@ -350,8 +390,32 @@ impl Dispatcher {
     pub fn stats(&self) -> Vec<SinkStats> {
         self.sinks
             .iter()
-            .map(|s| s.shared.stats(s.queue.len()))
+            .map(|s| s.shared.stats(&s.queue))
             .collect()
+    }
+
+    /// A view of the counters that outlives this dispatcher without keeping it open.
+    pub fn monitor(&self) -> DeliveryMonitor {
+        DeliveryMonitor {
+            sinks: self
+                .sinks
+                .iter()
+                .map(|s| (Arc::clone(&s.shared), Arc::clone(&s.queue)))
+                .collect(),
+        }
+    }
+
+    /// [`Dispatcher::close`] of a shared dispatcher. Fails with
+    /// [`ExportError::DispatcherInUse`] when other handles still exist: closing then would
+    /// return counters from before the drain, and the drain would happen later, unreported,
+    /// when the last handle is dropped.
+    pub fn close_shared(dispatcher: Arc<Dispatcher>) -> Result<Vec<SinkStats>> {
+        match Arc::try_unwrap(dispatcher) {
+            Ok(d) => Ok(d.close()),
+            Err(shared) => Err(ExportError::DispatcherInUse {
+                others: Arc::strong_count(&shared) - 1,
+            }),
+        }
     }
 
     /// Stops accepting findings, lets the workers drain their queues for the configured
@@ -415,7 +479,10 @@ fn jitter_seed(position: usize) -> u64 {
     nanos ^ (position as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
-fn build_transport(sink: &SinkConfig, producer: &Producer) -> Result<Box<dyn Transport>> {
+pub(crate) fn build_transport(
+    sink: &SinkConfig,
+    producer: &Producer,
+) -> Result<Box<dyn Transport>> {
     let name = sink.name.as_str();
     Ok(match &sink.transport {
         TransportConfig::NdjsonFile(c) => Box::new(file::FileTransport::open(name, c, producer)?),
@@ -467,10 +534,17 @@ impl Worker {
                 Outcome::Failed(failures) => failures,
             };
             let delivered = pending.len() - failures.len();
-            self.shared
-                .counters
+            let counters = &self.shared.counters;
+            counters
                 .delivered
                 .fetch_add(delivered as u64, Ordering::Relaxed);
+            counters
+                .failed
+                .fetch_add(failures.len() as u64, Ordering::Relaxed);
+            if delivered > 0 {
+                let now = jiff::Timestamp::now().as_millisecond();
+                counters.last_delivered_ms.fetch_max(now, Ordering::Relaxed);
+            }
             let (retry, permanent): (Vec<_>, Vec<_>) =
                 failures.into_iter().partition(|(_, f)| f.retryable);
             let entries: Vec<(&Finding, u32, &str)> = permanent

@@ -153,6 +153,10 @@ impl Queue {
     pub(crate) fn len(&self) -> usize {
         self.lock().items.len()
     }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
 }
 
 #[cfg(test)]
