@@ -6,13 +6,14 @@ use std::io::{Cursor, Read};
 
 use gw_ingest::{DecodeError, Emit, FormatChoice, Input, Limits, decode_input};
 use gw_model::{Exchange, SourceKind};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::error::ApiError;
 
 /// The ingest endpoints and the formats they take.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Endpoint {
     /// `/v1/ingest`: gatewatch.exchange/1 as NDJSON or a JSON array.
     Native,
@@ -98,7 +99,8 @@ pub fn check_content_type(value: Option<&[u8]>) -> Result<(), ApiError> {
 }
 
 /// Request body compression.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Encoding {
     Identity,
     Gzip,

@@ -36,12 +36,79 @@ const COMMIT_EVERY: Duration = Duration::from_millis(100);
 /// Longest wait between retries of a failing sink.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-/// A batch as kept in the spool.
+/// First line of a spool entry that holds a request body as it arrived (see [`RawSpoolHeader`]).
+const RAW_SPOOL_MAGIC: &[u8] = b"gatewatch.spool/2\n";
+
+/// A spool entry since `gatewatch.spool/2`: the magic line, this header as one JSON line, then
+/// the request body exactly as received (still compressed). Replaying it decodes the body again
+/// with the same decoder and input name, which yields the same records with the same ids;
+/// spooling the body instead of re-encoding the decoded records saves a JSON serialization of
+/// every record on the ingest path and keeps compressed bodies small on disk.
 #[derive(Serialize, Deserialize)]
+struct RawSpoolHeader {
+    token: String,
+    endpoint: Endpoint,
+    encoding: decode::Encoding,
+}
+
+/// A spool entry written before `gatewatch.spool/2`: the decoded records as JSON (still read
+/// at start, so an upgrade replays what an older version acknowledged).
+#[derive(Deserialize)]
 struct SpooledBatch {
     token: String,
     source: SourceKind,
     records: Vec<Exchange>,
+}
+
+/// The spool entry of one accepted request body.
+fn raw_spool_entry(
+    token: &str,
+    endpoint: Endpoint,
+    encoding: decode::Encoding,
+    body: &[u8],
+) -> Result<Vec<u8>, serde_json::Error> {
+    let header = serde_json::to_vec(&RawSpoolHeader {
+        token: token.to_string(),
+        endpoint,
+        encoding,
+    })?;
+    let mut out = Vec::with_capacity(RAW_SPOOL_MAGIC.len() + header.len() + 1 + body.len());
+    out.extend_from_slice(RAW_SPOOL_MAGIC);
+    out.extend_from_slice(&header);
+    out.push(b'\n');
+    out.extend_from_slice(body);
+    Ok(out)
+}
+
+/// The batch a spool entry stands for, in either format.
+fn batch_from_spool(seq: u64, payload: &[u8], max_decompressed: usize) -> Result<Batch, String> {
+    let Some(rest) = payload.strip_prefix(RAW_SPOOL_MAGIC) else {
+        let spooled: SpooledBatch = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
+        return Ok(Batch {
+            seq,
+            token_id: spooled.token,
+            source: spooled.source,
+            records: spooled.records,
+        });
+    };
+    let end = rest
+        .iter()
+        .position(|&b| b == b'\n')
+        .ok_or("raw entry without a header line")?;
+    let header: RawSpoolHeader =
+        serde_json::from_slice(&rest[..end]).map_err(|e| format!("header: {e}"))?;
+    let body = &rest[end + 1..];
+    let raw = decode::decompress(body, header.encoding, max_decompressed)
+        .map_err(|e| format!("body: {}", e.message))?;
+    let name = decode::input_name(header.endpoint, &header.token, body);
+    let decoded = decode::decode_body(header.endpoint, name, raw)
+        .map_err(|e| format!("body: {}", e.message))?;
+    Ok(Batch {
+        seq,
+        token_id: header.token,
+        source: decoded.format.unwrap_or(SourceKind::Native),
+        records: decoded.records,
+    })
 }
 
 pub(crate) struct AppState {
@@ -117,17 +184,11 @@ impl Server {
         let (tx, rx) = channel();
         let mut replayed = 0;
         for entry in pending {
-            let spooled: SpooledBatch =
-                serde_json::from_slice(&entry.payload).map_err(|e| ServerError::SpoolEntry {
+            let batch = batch_from_spool(entry.seq, &entry.payload, config.max_decompressed_bytes)
+                .map_err(|reason| ServerError::SpoolEntry {
                     seq: entry.seq,
-                    reason: e.to_string(),
+                    reason,
                 })?;
-            let batch = Batch {
-                seq: entry.seq,
-                token_id: spooled.token,
-                source: spooled.source,
-                records: spooled.records,
-            };
             tx.send(batch).expect("the receiver is held here");
             replayed += 1;
         }
@@ -699,19 +760,14 @@ fn accept_body(
         return Err(err);
     }
     let accepted = decoded.records.len();
-    let spooled = SpooledBatch {
-        token: token_id.to_string(),
-        source,
-        records: decoded.records,
-    };
-    let payload = serde_json::to_vec(&spooled).map_err(|e| {
+    let payload = raw_spool_entry(token_id, endpoint, encoding, body).map_err(|e| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
             format!("encoding the batch: {e}"),
         )
     })?;
-    let SpooledBatch { records, .. } = spooled;
+    let records = decoded.records;
     let started = Instant::now();
     let mut records = Some(records);
     let appended = app.spool.append(&payload, |seq| {
@@ -856,5 +912,88 @@ mod tests {
         for endpoint in Endpoint::ALL {
             assert!(routed.contains(&("POST".into(), endpoint.path().into())));
         }
+    }
+
+    const RECORDS: &str = concat!(
+        r#"{"schema":"gatewatch.exchange/1","id":"0190f0e0-0000-7000-8000-000000000001","#,
+        r#""observed_at":"2026-01-01T00:00:00Z","source":{"kind":"native","capture":"access_log"},"#,
+        r#""client":{"ip":"203.0.113.9"},"server":{"host":"api.example.com"},"#,
+        r#""request":{"method":"GET","scheme":"https","path":"/v1/a"},"response":{"status":200}}"#,
+        "\n",
+        "not json\n",
+        r#"{"schema":"gatewatch.exchange/1","id":"0190f0e0-0000-7000-8000-000000000002","#,
+        r#""observed_at":"2026-01-01T00:00:01Z","source":{"kind":"native","capture":"access_log"},"#,
+        r#""client":{"ip":"203.0.113.9"},"server":{"host":"api.example.com"},"#,
+        r#""request":{"method":"POST","scheme":"https","path":"/v1/b"},"response":{"status":201}}"#,
+        "\n"
+    );
+
+    fn decoded(
+        endpoint: Endpoint,
+        token: &str,
+        body: &[u8],
+        encoding: decode::Encoding,
+    ) -> Vec<Exchange> {
+        let raw = decode::decompress(body, encoding, 1 << 20).unwrap();
+        let name = decode::input_name(endpoint, token, body);
+        decode::decode_body(endpoint, name, raw).unwrap().records
+    }
+
+    #[test]
+    fn raw_spool_entries_replay_the_records_that_were_acknowledged() {
+        use std::io::Write as _;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(RECORDS.as_bytes()).unwrap();
+        let gzipped = gz.finish().unwrap();
+        for (body, encoding) in [
+            (RECORDS.as_bytes().to_vec(), decode::Encoding::Identity),
+            (gzipped, decode::Encoding::Gzip),
+        ] {
+            let live = decoded(Endpoint::Native, "shipper", &body, encoding);
+            assert_eq!(live.len(), 2, "the bad line is rejected, the others kept");
+            let entry = raw_spool_entry("shipper", Endpoint::Native, encoding, &body).unwrap();
+            assert!(entry.starts_with(RAW_SPOOL_MAGIC));
+            assert!(entry.ends_with(&body), "the body is kept as it arrived");
+            let batch = batch_from_spool(7, &entry, 1 << 20).unwrap();
+            assert_eq!(batch.seq, 7);
+            assert_eq!(batch.token_id, "shipper");
+            assert_eq!(batch.source, SourceKind::Native);
+            assert_eq!(
+                serde_json::to_value(&batch.records).unwrap(),
+                serde_json::to_value(&live).unwrap(),
+                "replay yields the same records with the same ids"
+            );
+        }
+    }
+
+    #[test]
+    fn spool_entries_of_earlier_versions_still_replay() {
+        let records = decoded(
+            Endpoint::Native,
+            "t",
+            RECORDS.as_bytes(),
+            decode::Encoding::Identity,
+        );
+        let old = serde_json::to_vec(&serde_json::json!({
+            "token": "t",
+            "source": "native",
+            "records": records,
+        }))
+        .unwrap();
+        let batch = batch_from_spool(3, &old, 1 << 20).unwrap();
+        assert_eq!(batch.records.len(), 2);
+        assert_eq!(batch.records[1].id, records[1].id);
+    }
+
+    #[test]
+    fn a_damaged_spool_entry_is_a_clear_error() {
+        let mut entry =
+            raw_spool_entry("t", Endpoint::Native, decode::Encoding::Gzip, b"not gzip").unwrap();
+        let err = batch_from_spool(1, &entry, 1 << 20).err().unwrap();
+        assert!(err.starts_with("body:"), "{err}");
+        entry.truncate(RAW_SPOOL_MAGIC.len() + 5);
+        let err = batch_from_spool(1, &entry, 1 << 20).err().unwrap();
+        assert!(err.contains("header"), "{err}");
+        assert!(batch_from_spool(1, b"{\"token\":", 1 << 20).is_err());
     }
 }
