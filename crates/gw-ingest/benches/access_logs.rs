@@ -4,6 +4,8 @@
 //!
 //! `cargo bench -p gw-ingest --bench access_logs`
 
+mod support;
+
 use std::hint::black_box;
 use std::path::Path;
 
@@ -12,21 +14,8 @@ use gw_ingest::formats::{
     envoy::EnvoyJson, har::Har, nginx_combined::NginxCombined, nginx_json::NginxJson,
     traefik::TraefikJson,
 };
-use gw_ingest::{
-    DecodeCtx, DecodeError, Decoder, Emit, FormatChoice, Input, Limits, Unit, decode_input,
-};
-use gw_model::Exchange;
-
-struct Sink(u64);
-
-impl Emit for Sink {
-    fn record(&mut self, x: Exchange) {
-        self.0 += x.request.path.len() as u64;
-    }
-    fn reject(&mut self, err: DecodeError, _raw: &[u8]) {
-        panic!("bench input rejected: {err}");
-    }
-}
+use gw_ingest::{DecodeCtx, Decoder, FormatChoice, Input, Limits, Unit, decode_input};
+use support::{Sink, decode_lines};
 
 fn lines(n: usize, f: impl Fn(usize) -> String) -> Vec<String> {
     (0..n).map(f).collect()
@@ -37,39 +26,14 @@ fn bench_lines(c: &mut Criterion, name: &str, decoder: &dyn Decoder, lines: &[St
     let mut g = c.benchmark_group(name);
     g.throughput(Throughput::Elements(lines.len() as u64));
     let ctx = DecodeCtx::new("bench.log");
-    g.bench_function("records", |b| {
-        b.iter(|| {
-            let mut sink = Sink(0);
-            for (i, l) in lines.iter().enumerate() {
-                decoder.decode(
-                    Unit {
-                        bytes: l.as_bytes(),
-                        line: i as u64 + 1,
-                    },
-                    &ctx,
-                    &mut sink,
-                );
-            }
-            black_box(sink.0)
-        })
-    });
+    let run = || {
+        let mut sink = Sink(0);
+        decode_lines(decoder, lines, &ctx, &mut sink);
+        black_box(sink.0)
+    };
+    g.bench_function("records", |b| b.iter(run));
     g.throughput(Throughput::Bytes(bytes as u64));
-    g.bench_function("bytes", |b| {
-        b.iter(|| {
-            let mut sink = Sink(0);
-            for (i, l) in lines.iter().enumerate() {
-                decoder.decode(
-                    Unit {
-                        bytes: l.as_bytes(),
-                        line: i as u64 + 1,
-                    },
-                    &ctx,
-                    &mut sink,
-                );
-            }
-            black_box(sink.0)
-        })
-    });
+    g.bench_function("bytes", |b| b.iter(run));
     g.finish();
 }
 
@@ -116,35 +80,21 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("har");
     g.throughput(Throughput::Elements(n as u64));
     let ctx = DecodeCtx::new("bench.har");
-    g.bench_function("entries", |b| {
-        b.iter(|| {
-            let mut sink = Sink(0);
-            Har.decode(
-                Unit {
-                    bytes: har.as_bytes(),
-                    line: 1,
-                },
-                &ctx,
-                &mut sink,
-            );
-            black_box(sink.0)
-        })
-    });
+    let run = || {
+        let mut sink = Sink(0);
+        Har.decode(
+            Unit {
+                bytes: har.as_bytes(),
+                line: 1,
+            },
+            &ctx,
+            &mut sink,
+        );
+        black_box(sink.0)
+    };
+    g.bench_function("entries", |b| b.iter(run));
     g.throughput(Throughput::Bytes(har.len() as u64));
-    g.bench_function("bytes", |b| {
-        b.iter(|| {
-            let mut sink = Sink(0);
-            Har.decode(
-                Unit {
-                    bytes: har.as_bytes(),
-                    line: 1,
-                },
-                &ctx,
-                &mut sink,
-            );
-            black_box(sink.0)
-        })
-    });
+    g.bench_function("bytes", |b| b.iter(run));
     g.finish();
 
     let apache = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -3,12 +3,15 @@
 //!
 //! `cargo bench -p gw-ingest --bench ingest`
 
+mod support;
+
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use gw_ingest::normalize::{NormalizeConfig, Normalizer};
-use gw_ingest::{DecodeCtx, DecodeError, Decoder, Emit, Unit, formats::native::Native};
+use gw_ingest::{DecodeCtx, DecodeError, Emit, formats::native::Native};
 use gw_model::Exchange;
+use support::{Collect, Sink, decode_lines};
 
 fn sample_lines(n: usize) -> Vec<String> {
     (0..n)
@@ -34,17 +37,6 @@ fn sample_lines(n: usize) -> Vec<String> {
             )
         })
         .collect()
-}
-
-struct Sink(u64);
-
-impl Emit for Sink {
-    fn record(&mut self, x: Exchange) {
-        self.0 += x.request.path.len() as u64;
-    }
-    fn reject(&mut self, err: DecodeError, _raw: &[u8]) {
-        panic!("bench input rejected: {err}");
-    }
 }
 
 /// Normalizes every record the way the pipeline does before storing it.
@@ -87,16 +79,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("decode", |b| {
         b.iter(|| {
             let mut sink = Sink(0);
-            for (i, l) in lines.iter().enumerate() {
-                Native.decode(
-                    Unit {
-                        bytes: l.as_bytes(),
-                        line: i as u64 + 1,
-                    },
-                    &ctx,
-                    &mut sink,
-                );
-            }
+            decode_lines(&Native, &lines, &ctx, &mut sink);
             black_box(sink.0)
         })
     });
@@ -111,28 +94,13 @@ fn bench(c: &mut Criterion) {
                 normalizer: &normalizer,
                 n: 0,
             };
-            for (i, l) in lines.iter().enumerate() {
-                Native.decode(
-                    Unit {
-                        bytes: l.as_bytes(),
-                        line: i as u64 + 1,
-                    },
-                    &ctx,
-                    &mut sink,
-                );
-            }
+            decode_lines(&Native, &lines, &ctx, &mut sink);
             black_box(sink.n)
         })
     });
     // Normalization alone, on records decoded once (cloning them is setup, not measured).
     let mut decoded = Collect(Vec::with_capacity(lines.len()));
-    for (i, l) in lines.iter().enumerate() {
-        let unit = Unit {
-            bytes: l.as_bytes(),
-            line: i as u64 + 1,
-        };
-        Native.decode(unit, &ctx, &mut decoded);
-    }
+    decode_lines(&Native, &lines, &ctx, &mut decoded);
     g.bench_function("normalize", |b| {
         b.iter_batched(
             || decoded.0.clone(),
@@ -146,17 +114,6 @@ fn bench(c: &mut Criterion) {
         )
     });
     g.finish();
-}
-
-struct Collect(Vec<Exchange>);
-
-impl Emit for Collect {
-    fn record(&mut self, x: Exchange) {
-        self.0.push(x);
-    }
-    fn reject(&mut self, err: DecodeError, _raw: &[u8]) {
-        panic!("bench input rejected: {err}");
-    }
 }
 
 criterion_group!(benches, bench);

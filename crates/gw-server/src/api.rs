@@ -20,7 +20,7 @@ use gw_store::{
     EventFilter, FindingFilter, QueryResult, StoreError, StoredEndpoint, StoredFinding,
 };
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoResponses, ToSchema};
 
 use crate::http::{AppState, authorize, read_body};
 use crate::metrics::series;
@@ -149,6 +149,26 @@ pub struct ErrorBody {
     /// The query parameter or body field at fault, for 400 answers about one.
     pub parameter: Option<String>,
 }
+
+/// The refusals of every read route: a missing or unknown token, or one without the `read`
+/// scope (documentation only: the handlers answer with [`ApiError`]).
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub(crate) enum ReadRefusals {
+    #[response(status = 401, description = "Missing or unknown token.")]
+    Unauthorized(ErrorBody),
+    #[response(status = 403, description = "The token lacks the `read` scope.")]
+    Forbidden(ErrorBody),
+}
+
+/// The refusal of a route's query parameters (documentation only).
+#[derive(IntoResponses)]
+#[response(
+    status = 400,
+    description = "A bad query parameter (named in `parameter`)."
+)]
+#[allow(dead_code)]
+pub(crate) struct BadParameter(ErrorBody);
 
 /// The store behind the read API, or 503 when the server runs without one.
 fn store(app: &AppState) -> Result<Arc<dyn ReadStore>, ApiError> {
@@ -407,9 +427,8 @@ async fn list_findings_page(
     ),
     responses(
         (status = 200, description = "A page of endpoints, ordered by API, host, template, method.", body = EndpointPage),
-        (status = 400, description = "A bad query parameter (named in `parameter`).", body = ErrorBody),
-        (status = 401, description = "Missing or unknown token.", body = ErrorBody),
-        (status = 403, description = "The token lacks the `read` scope.", body = ErrorBody),
+        BadParameter,
+        ReadRefusals,
     )
 )]
 pub(crate) async fn list_inventory(
@@ -441,8 +460,7 @@ pub(crate) async fn list_inventory(
     params(("id" = String, Path, description = "Endpoint id.")),
     responses(
         (status = 200, description = "The endpoint and its findings.", body = EndpointDetail),
-        (status = 401, description = "Missing or unknown token.", body = ErrorBody),
-        (status = 403, description = "The token lacks the `read` scope.", body = ErrorBody),
+        ReadRefusals,
         (status = 404, description = "No endpoint with this id.", body = ErrorBody),
     )
 )]
@@ -489,9 +507,8 @@ pub(crate) async fn get_endpoint(
     ),
     responses(
         (status = 200, description = "A page of findings, newest last_seen first.", body = FindingPage),
-        (status = 400, description = "A bad query parameter (named in `parameter`).", body = ErrorBody),
-        (status = 401, description = "Missing or unknown token.", body = ErrorBody),
-        (status = 403, description = "The token lacks the `read` scope.", body = ErrorBody),
+        BadParameter,
+        ReadRefusals,
     )
 )]
 pub(crate) async fn list_findings(
@@ -509,8 +526,7 @@ pub(crate) async fn list_findings(
     params(("id" = String, Path, description = "Finding id.")),
     responses(
         (status = 200, description = "The finding.", body = StoredFindingSchema),
-        (status = 401, description = "Missing or unknown token.", body = ErrorBody),
-        (status = 403, description = "The token lacks the `read` scope.", body = ErrorBody),
+        ReadRefusals,
         (status = 404, description = "No finding with this id.", body = ErrorBody),
     )
 )]
@@ -556,9 +572,8 @@ async fn fetch_finding(
     ),
     responses(
         (status = 200, description = "A page of alerts, newest last_seen first.", body = FindingPage),
-        (status = 400, description = "A bad query parameter (named in `parameter`).", body = ErrorBody),
-        (status = 401, description = "Missing or unknown token.", body = ErrorBody),
-        (status = 403, description = "The token lacks the `read` scope.", body = ErrorBody),
+        BadParameter,
+        ReadRefusals,
     )
 )]
 pub(crate) async fn list_alerts(
@@ -576,8 +591,7 @@ pub(crate) async fn list_alerts(
     params(("id" = String, Path, description = "Alert (finding) id.")),
     responses(
         (status = 200, description = "The alert.", body = StoredFindingSchema),
-        (status = 401, description = "Missing or unknown token.", body = ErrorBody),
-        (status = 403, description = "The token lacks the `read` scope.", body = ErrorBody),
+        ReadRefusals,
         (status = 404, description = "No threat finding with this id.", body = ErrorBody),
     )
 )]
@@ -687,9 +701,8 @@ pub(crate) async fn set_alert_status(
     ),
     responses(
         (status = 200, description = "A page of events, oldest observed_at first.", body = EventPage),
-        (status = 400, description = "A bad query parameter (named in `parameter`).", body = ErrorBody),
-        (status = 401, description = "Missing or unknown token.", body = ErrorBody),
-        (status = 403, description = "The token lacks the `read` scope.", body = ErrorBody),
+        BadParameter,
+        ReadRefusals,
     )
 )]
 pub(crate) async fn list_events(
@@ -727,8 +740,7 @@ pub(crate) async fn list_events(
     security(("bearer" = ["read"])),
     responses(
         (status = 200, description = "Every saved query, by name.", body = Vec<SavedQueryInfo>),
-        (status = 401, description = "Missing or unknown token.", body = ErrorBody),
-        (status = 403, description = "The token lacks the `read` scope.", body = ErrorBody),
+        ReadRefusals,
     )
 )]
 pub(crate) async fn list_queries(
@@ -759,9 +771,8 @@ pub(crate) async fn list_queries(
     ),
     responses(
         (status = 200, description = "Columns and rows.", body = QueryAnswer),
-        (status = 400, description = "A bad query parameter (named in `parameter`).", body = ErrorBody),
-        (status = 401, description = "Missing or unknown token.", body = ErrorBody),
-        (status = 403, description = "The token lacks the `read` scope.", body = ErrorBody),
+        BadParameter,
+        ReadRefusals,
         (status = 404, description = "No saved query of this name.", body = ErrorBody),
     )
 )]

@@ -156,13 +156,18 @@ fn read(addr: SocketAddr, path: &str) -> Value {
     r.json()
 }
 
-fn ids(page: &Value) -> Vec<String> {
+/// The string `field` of every item of a page.
+fn item_strings(page: &Value, field: &str) -> Vec<String> {
     page["items"]
         .as_array()
         .unwrap_or_else(|| panic!("no items: {page}"))
         .iter()
-        .map(|i| i["id"].as_str().unwrap().to_string())
+        .map(|i| i[field].as_str().unwrap().to_string())
         .collect()
+}
+
+fn ids(page: &Value) -> Vec<String> {
+    item_strings(page, "id")
 }
 
 fn post_status(addr: SocketAddr, id: &str, token: &str, ctype: &str, body: &str) -> Reply {
@@ -174,6 +179,11 @@ fn post_status(addr: SocketAddr, id: &str, token: &str, ctype: &str, body: &str)
         &[("Authorization", &auth), ("Content-Type", ctype)],
         body.as_bytes(),
     )
+}
+
+/// An alert status change as an admin, with a JSON body.
+fn admin_action(addr: SocketAddr, id: &str, body: &str) -> Reply {
+    post_status(addr, id, ADMIN_TOKEN, "application/json", body)
 }
 
 /// A 4xx with the JSON error body every error answer has.
@@ -361,13 +371,7 @@ fn bad_filter_values_name_the_parameter() {
 fn status_changes_need_admin_and_are_stored_with_their_reason() {
     let mut fx = fixture();
     let a = fx.addr();
-    let r = post_status(
-        a,
-        "f-sqli",
-        ADMIN_TOKEN,
-        "application/json",
-        r#"{"action":"acknowledge","reason":"on it"}"#,
-    );
+    let r = admin_action(a, "f-sqli", r#"{"action":"acknowledge","reason":"on it"}"#);
     assert_eq!(r.status, 200, "{}", r.text());
     let j = r.json();
     assert_eq!(j["finding"]["status"], "acknowledged");
@@ -391,13 +395,7 @@ fn status_changes_need_admin_and_are_stored_with_their_reason() {
 
     // Resolve, then a new hit of the same fingerprint opens a new alert: reopening the old one
     // conflicts with it.
-    let r = post_status(
-        a,
-        "f-bola",
-        ADMIN_TOKEN,
-        "application/json",
-        r#"{"action":"resolve"}"#,
-    );
+    let r = admin_action(a, "f-bola", r#"{"action":"resolve"}"#);
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["finding"]["status"], "resolved");
     let mut again = finding(
@@ -410,32 +408,14 @@ fn status_changes_need_admin_and_are_stored_with_their_reason() {
     );
     again.fingerprint = "fp-f-bola".into();
     fx.writer.upsert_findings(&[again]).unwrap();
-    let r = post_status(
-        a,
-        "f-bola",
-        ADMIN_TOKEN,
-        "application/json",
-        r#"{"action":"reopen"}"#,
-    );
+    let r = admin_action(a, "f-bola", r#"{"action":"reopen"}"#);
     let j = assert_error(&r, 409, "conflict");
     assert!(j["error"].as_str().unwrap().contains("f-bola-2"), "{j}");
     // The writer's new finding is visible to the server's connection.
     assert_eq!(ids(&read(a, "/v1/alerts?limit=1")), ["f-bola-2"]);
-    let r = post_status(
-        a,
-        "f-bola-2",
-        ADMIN_TOKEN,
-        "application/json",
-        r#"{"action":"resolve"}"#,
-    );
+    let r = admin_action(a, "f-bola-2", r#"{"action":"resolve"}"#);
     assert_eq!(r.status, 200);
-    let r = post_status(
-        a,
-        "f-bola",
-        ADMIN_TOKEN,
-        "application/json",
-        r#"{"action":"reopen"}"#,
-    );
+    let r = admin_action(a, "f-bola", r#"{"action":"reopen"}"#);
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["finding"]["status"], "open");
     drop(fx.db);
@@ -460,29 +440,21 @@ fn bad_status_requests_get_json_errors_and_change_nothing() {
             None,
         ),
         (
-            post_status(a, "f-sqli", ADMIN_TOKEN, json, r#"{"action":"suppress"}"#),
+            admin_action(a, "f-sqli", r#"{"action":"suppress"}"#),
             400,
             "bad_parameter",
             Some("reason"),
         ),
         (
-            post_status(
-                a,
-                "f-sqli",
-                ADMIN_TOKEN,
-                json,
-                r#"{"action":"suppress","reason":"   "}"#,
-            ),
+            admin_action(a, "f-sqli", r#"{"action":"suppress","reason":"   "}"#),
             400,
             "bad_parameter",
             Some("reason"),
         ),
         (
-            post_status(
+            admin_action(
                 a,
                 "f-sqli",
-                ADMIN_TOKEN,
-                json,
                 &format!(r#"{{"action":"resolve","reason":"{}"}}"#, "x".repeat(1001)),
             ),
             400,
@@ -490,31 +462,25 @@ fn bad_status_requests_get_json_errors_and_change_nothing() {
             Some("reason"),
         ),
         (
-            post_status(a, "f-sqli", ADMIN_TOKEN, json, r#"{"action":"#),
+            admin_action(a, "f-sqli", r#"{"action":"#),
             400,
             "malformed_json",
             None,
         ),
         (
-            post_status(a, "f-sqli", ADMIN_TOKEN, json, r#"{"action":"close"}"#),
+            admin_action(a, "f-sqli", r#"{"action":"close"}"#),
             400,
             "invalid_body",
             Some("action"),
         ),
         (
-            post_status(
-                a,
-                "f-sqli",
-                ADMIN_TOKEN,
-                json,
-                r#"{"action":"resolve","by":"me"}"#,
-            ),
+            admin_action(a, "f-sqli", r#"{"action":"resolve","by":"me"}"#),
             400,
             "invalid_body",
             Some("by"),
         ),
         (
-            post_status(a, "f-sqli", ADMIN_TOKEN, json, r#"{}"#),
+            admin_action(a, "f-sqli", r#"{}"#),
             400,
             "invalid_body",
             Some("action"),
@@ -532,23 +498,21 @@ fn bad_status_requests_get_json_errors_and_change_nothing() {
             None,
         ),
         (
-            post_status(a, "f-nope", ADMIN_TOKEN, json, r#"{"action":"resolve"}"#),
+            admin_action(a, "f-nope", r#"{"action":"resolve"}"#),
             404,
             "not_found",
             None,
         ),
         (
-            post_status(a, "f-noauth", ADMIN_TOKEN, json, r#"{"action":"resolve"}"#),
+            admin_action(a, "f-noauth", r#"{"action":"resolve"}"#),
             404,
             "not_found",
             None,
         ),
         (
-            post_status(
+            admin_action(
                 a,
                 "f-sqli",
-                ADMIN_TOKEN,
-                json,
                 &format!(
                     r#"{{"action":"resolve","reason":"{}"}}"#,
                     "x".repeat(70_000)
@@ -697,13 +661,7 @@ fn the_openapi_document_describes_the_routes_the_server_answers() {
 fn api_store_time_shows_in_metrics() {
     let fx = fixture();
     read(fx.addr(), "/v1/findings");
-    let r = post_status(
-        fx.addr(),
-        "f-sqli",
-        ADMIN_TOKEN,
-        "application/json",
-        r#"{"action":"acknowledge"}"#,
-    );
+    let r = admin_action(fx.addr(), "f-sqli", r#"{"action":"acknowledge"}"#);
     assert_eq!(r.status, 200);
     let text = get(fx.addr(), "/metrics", None).text();
     assert!(
@@ -751,12 +709,7 @@ fn event(
 }
 
 fn exchange_ids(page: &Value) -> Vec<String> {
-    page["items"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no items: {page}"))
-        .iter()
-        .map(|i| i["exchange_id"].as_str().unwrap().to_string())
-        .collect()
+    item_strings(page, "exchange_id")
 }
 
 #[test]

@@ -3,14 +3,28 @@
 mod common;
 
 use std::io::Write;
+use std::sync::Arc;
 
 use common::*;
+use gw_server::ServerConfig;
+
+/// A server on the test configuration as `configure` leaves it, with a sink that takes batches
+/// at once. Bind the three in this order: the server then stops before its spool's temporary
+/// directory is removed.
+fn serve(
+    configure: impl FnOnce(&mut ServerConfig),
+) -> (tempfile::TempDir, Arc<RecordingSink>, Running) {
+    let (tmp, spool) = spool_dir();
+    let sink = RecordingSink::new(Durability::Immediate);
+    let mut cfg = config(&spool);
+    configure(&mut cfg);
+    let server = start(cfg, sink.clone());
+    (tmp, sink, server)
+}
 
 #[test]
 fn every_endpoint_accepts_its_format_and_counts_records_and_rejects() {
-    let (_tmp, spool) = spool_dir();
-    let sink = RecordingSink::new(Durability::Immediate);
-    let server = start(config(&spool), sink.clone());
+    let (_tmp, sink, server) = serve(|_| {});
     let cases = [
         (
             "/v1/ingest",
@@ -86,9 +100,7 @@ fn every_endpoint_accepts_its_format_and_counts_records_and_rejects() {
 
 #[test]
 fn gzip_and_zstd_bodies_are_decompressed() {
-    let (_tmp, spool) = spool_dir();
-    let sink = RecordingSink::new(Durability::Immediate);
-    let server = start(config(&spool), sink.clone());
+    let (_tmp, _sink, server) = serve(|_| {});
     let body = golden("envoy.json/istio.input");
     let plain = ingest(
         server.addr,
@@ -101,43 +113,29 @@ fn gzip_and_zstd_bodies_are_decompressed() {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&body).unwrap();
     let gz = gz.finish().unwrap();
-    let auth = format!("Bearer {INGEST_TOKEN}");
-    let reply = request(
-        server.addr,
-        "POST",
-        "/v1/ingest/envoy",
-        &[
-            ("Authorization", &auth),
-            ("Content-Type", "application/x-ndjson"),
-            ("Content-Encoding", "gzip"),
-        ],
-        &gz,
-    );
-    assert_eq!(reply.status, 200, "{}", reply.text());
-    assert_eq!(reply.json()["accepted"], plain["accepted"]);
-
     let zst =
         ruzstd::encoding::compress_to_vec(&body[..], ruzstd::encoding::CompressionLevel::Fastest);
-    let reply = request(
-        server.addr,
-        "POST",
-        "/v1/ingest/envoy",
-        &[
-            ("Authorization", &auth),
-            ("Content-Type", "application/x-ndjson"),
-            ("Content-Encoding", "zstd"),
-        ],
-        &zst,
-    );
-    assert_eq!(reply.status, 200, "{}", reply.text());
-    assert_eq!(reply.json()["accepted"], plain["accepted"]);
+    for (encoding, encoded) in [("gzip", gz), ("zstd", zst)] {
+        let auth = format!("Bearer {INGEST_TOKEN}");
+        let reply = request(
+            server.addr,
+            "POST",
+            "/v1/ingest/envoy",
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/x-ndjson"),
+                ("Content-Encoding", encoding),
+            ],
+            &encoded,
+        );
+        assert_eq!(reply.status, 200, "{encoding}: {}", reply.text());
+        assert_eq!(reply.json()["accepted"], plain["accepted"], "{encoding}");
+    }
 }
 
 #[test]
 fn a_resent_body_gets_the_same_record_ids() {
-    let (_tmp, spool) = spool_dir();
-    let sink = RecordingSink::new(Durability::Immediate);
-    let server = start(config(&spool), sink.clone());
+    let (_tmp, sink, server) = serve(|_| {});
     let body = golden("kong.http_log/lines.input");
     for _ in 0..2 {
         assert_eq!(
@@ -170,12 +168,10 @@ fn assert_error(reply: &Reply, status: u16, code: &str) {
 
 #[test]
 fn bad_requests_get_json_errors_on_every_endpoint_and_nothing_reaches_the_sink() {
-    let (_tmp, spool) = spool_dir();
-    let sink = RecordingSink::new(Durability::Immediate);
-    let mut cfg = config(&spool);
-    cfg.max_body_bytes = 4096;
-    cfg.max_decompressed_bytes = 64 * 1024;
-    let server = start(cfg, sink.clone());
+    let (_tmp, sink, server) = serve(|cfg| {
+        cfg.max_body_bytes = 4096;
+        cfg.max_decompressed_bytes = 64 * 1024;
+    });
     let ingest_auth = format!("Bearer {INGEST_TOKEN}");
     let read_auth = format!("Bearer {READ_TOKEN}");
     let mut bomb = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
@@ -276,11 +272,9 @@ impl Drop for Reopen {
 
 #[test]
 fn a_saturated_pipeline_gets_429_with_retry_after_and_recovers() {
-    let (_tmp, spool) = spool_dir();
-    let sink = RecordingSink::new(Durability::Immediate);
-    let mut cfg = config(&spool);
-    cfg.queue_batches = 2;
-    let server = start(cfg, sink.clone());
+    let (_tmp, sink, server) = serve(|cfg| {
+        cfg.queue_batches = 2;
+    });
     sink.set_open(false);
     // Reopens the sink before the server is stopped, even when an assertion fails.
     let _reopen = Reopen(sink.clone());
@@ -310,12 +304,10 @@ fn a_saturated_pipeline_gets_429_with_retry_after_and_recovers() {
 
 #[test]
 fn a_token_over_its_rate_gets_429_with_retry_after() {
-    let (_tmp, spool) = spool_dir();
-    let sink = RecordingSink::new(Durability::Immediate);
-    let mut cfg = config(&spool);
-    cfg.rate_per_second = 1;
-    cfg.rate_burst = 2;
-    let server = start(cfg, sink.clone());
+    let (_tmp, _sink, server) = serve(|cfg| {
+        cfg.rate_per_second = 1;
+        cfg.rate_burst = 2;
+    });
     let body = golden("native/records.input");
     let statuses: Vec<u16> = (0..3)
         .map(|_| ingest(server.addr, "/v1/ingest", "application/x-ndjson", &body).status)
@@ -329,9 +321,7 @@ fn a_token_over_its_rate_gets_429_with_retry_after() {
 
 #[test]
 fn health_readiness_and_metrics() {
-    let (_tmp, spool) = spool_dir();
-    let sink = RecordingSink::new(Durability::Immediate);
-    let server = start(config(&spool), sink.clone());
+    let (_tmp, sink, server) = serve(|_| {});
     let h = request(server.addr, "GET", "/healthz", &[], b"");
     assert_eq!((h.status, h.json()["status"].as_str()), (200, Some("ok")));
     assert_eq!(request(server.addr, "GET", "/readyz", &[], b"").status, 200);

@@ -152,131 +152,128 @@ const DEFENDER: &str =
 const APIM_SECURITY: &str =
     "https://learn.microsoft.com/azure/api-management/security-controls-policy";
 
-macro_rules! meta {
-    ($id:literal, $name:literal, $sev:ident, [$($o:ident),*], $summary:literal, $fix:literal) => {
-        RuleMeta {
-            id: $id,
-            name: $name,
-            version: 1,
-            severity: Severity::$sev,
-            confidence: Confidence::High,
-            owasp: &[$(Owasp::$o),*],
-            summary: $summary,
-            remediation: $fix,
-            references: &[DEFENDER, APIM_SECURITY],
-        }
-    };
-}
+/// The references of every API Management rule.
+const APIM_REFERENCES: &[&str] = &[DEFENDER, APIM_SECURITY];
 
 /// API Management rules, in id order.
 pub static APIM_RULES: &[ConfigRule<ApimTemplate>] = &[
     Rule {
-        meta: meta!(
+        meta: config_rule_meta!(
             "GW-C-APIM-001",
             "SubscriptionScopedToAllApis",
             Medium,
             [Api3, Api5],
             "An API Management subscription is scoped to all APIs",
-            "Scope subscriptions to a product (`/products/{id}`) or a single API (`/apis/{id}`) instead of `/apis`."
+            "Scope subscriptions to a product (`/products/{id}`) or a single API (`/apis/{id}`) instead of `/apis`.",
+            APIM_REFERENCES
         ),
         check: apim001_subscription_all_apis,
     },
     Rule {
-        meta: meta!(
+        meta: config_rule_meta!(
             "GW-C-APIM-002",
             "BackendTlsValidationDisabled",
             Medium,
             [Api8, Api10],
             "A backend skips TLS certificate chain or name validation",
-            "Set `tls.validateCertificateChain` and `tls.validateCertificateName` to true on the backend and give the backend a certificate trusted by API Management."
+            "Set `tls.validateCertificateChain` and `tls.validateCertificateName` to true on the backend and give the backend a certificate trusted by API Management.",
+            APIM_REFERENCES
         ),
         check: apim002_backend_tls,
     },
     Rule {
-        meta: meta!(
+        meta: config_rule_meta!(
             "GW-C-APIM-003",
             "DirectManagementEndpointEnabled",
             Low,
             [Api8],
             "The direct management REST API endpoint is enabled",
-            "Disable the direct management API (`Microsoft.ApiManagement/service/tenant` `access`: `enabled: false`) and manage the service through Azure Resource Manager."
+            "Disable the direct management API (`Microsoft.ApiManagement/service/tenant` `access`: `enabled: false`) and manage the service through Azure Resource Manager.",
+            APIM_REFERENCES
         ),
         check: apim003_direct_management,
     },
     Rule {
-        meta: meta!(
+        meta: config_rule_meta!(
             "GW-C-APIM-004",
             "NonHttpsProtocols",
             High,
             [Api8],
             "An API accepts unencrypted protocols (http or ws)",
-            "Set the API's `protocols` to `[\"https\"]` (and `wss` for WebSocket APIs) only."
+            "Set the API's `protocols` to `[\"https\"]` (and `wss` for WebSocket APIs) only.",
+            APIM_REFERENCES
         ),
         check: apim004_protocols,
     },
     Rule {
-        meta: meta!(
+        meta: config_rule_meta!(
             "GW-C-APIM-005",
             "SecretNamedValueNotInKeyVault",
             Medium,
             [Api8],
             "A secret named value is stored inline instead of referencing Azure Key Vault",
-            "Store the secret in Key Vault and set `keyVault.secretIdentifier` on the named value; remove `value` from the template."
+            "Store the secret in Key Vault and set `keyVault.secretIdentifier` on the named value; remove `value` from the template.",
+            APIM_REFERENCES
         ),
         check: apim005_named_values,
     },
     Rule {
-        meta: meta!(
+        meta: config_rule_meta!(
             "GW-C-APIM-006",
             "PublicConfigurationEndpoints",
             Medium,
             [Api8],
             "Service configuration endpoints (direct management, Git, self-hosted gateway configuration) are reachable from the public network",
-            "Set `publicNetworkAccess: Disabled` (reach the service through a private endpoint) and disable Git configuration access (`tenant/gitAccess` `enabled: false`)."
+            "Set `publicNetworkAccess: Disabled` (reach the service through a private endpoint) and disable Git configuration access (`tenant/gitAccess` `enabled: false`).",
+            APIM_REFERENCES
         ),
         check: apim006_public_configuration,
     },
     Rule {
-        meta: meta!(
+        meta: config_rule_meta!(
             "GW-C-APIM-007",
             "MinimumApiVersionTooLow",
             Medium,
             [Api8],
             "The minimum control-plane API version is unset or older than 2019-12-01",
-            "Set `apiVersionConstraint.minApiVersion` to `2019-12-01` or later so old API versions cannot read secrets."
+            "Set `apiVersionConstraint.minApiVersion` to `2019-12-01` or later so old API versions cannot read secrets.",
+            APIM_REFERENCES
         ),
         check: apim007_min_api_version,
     },
     Rule {
-        meta: meta!(
+        meta: config_rule_meta!(
             "GW-C-APIM-008",
             "UnauthenticatedBackend",
             Medium,
             [Api10, Api2],
             "Calls from API Management to a backend carry no credentials",
-            "Configure backend credentials: a client certificate (`credentials.certificateIds`), an authorization header, or managed-identity authentication in policy."
+            "Configure backend credentials: a client certificate (`credentials.certificateIds`), an authorization header, or managed-identity authentication in policy.",
+            APIM_REFERENCES
         ),
         check: apim008_unauthenticated_backend,
     },
     Rule {
-        meta: meta!(
+        meta: config_rule_meta!(
             "GW-C-APIM-009",
             "PlainHttpBackend",
             Medium,
             [Api8, Api10],
             "A backend or API service URL uses plain HTTP",
-            "Use an `https://` backend URL so traffic between API Management and the backend is encrypted."
+            "Use an `https://` backend URL so traffic between API Management and the backend is encrypted.",
+            APIM_REFERENCES
         ),
         check: apim009_plain_http_backend,
     },
     Rule {
-        meta: meta!(
+        meta: config_rule_meta!(
             "GW-C-APIM-010",
             "UnauthenticatedApi",
             High,
             [Api2],
             "An API requires no subscription key and no policy in its scope validates a token or client certificate",
-            "Set `subscriptionRequired: true`, or add `validate-jwt` / `validate-azure-ad-token` / `validate-client-certificate` to the API (or global) policy."
+            "Set `subscriptionRequired: true`, or add `validate-jwt` / `validate-azure-ad-token` / `validate-client-certificate` to the API (or global) policy.",
+            APIM_REFERENCES
         ),
         check: apim010_unauthenticated_api,
     },

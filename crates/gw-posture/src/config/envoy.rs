@@ -11,6 +11,7 @@
 use gw_model::{Confidence, OwaspApi2023 as Owasp, Severity};
 use serde_json::{Map, Value};
 
+use super::{items, parse_json_or_yaml};
 use crate::PostureError;
 use crate::rule::{ConfigRule, Hit, Rule, RuleMeta};
 
@@ -149,14 +150,6 @@ fn looks_like_envoy_resource(v: &Value) -> bool {
         .any(|k| v.get(*k).is_some())
         || v.get("address")
             .is_some_and(|a| a.get("socket_address").is_some())
-}
-
-fn items<'a>(v: &'a Value, key: &str) -> impl Iterator<Item = (usize, &'a Value)> + 'a {
-    v.get(key)
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
 }
 
 /// The `@type` of an extension's typed config (empty when absent).
@@ -437,19 +430,7 @@ fn parse_cluster(c: &Value, pointer: String) -> Cluster {
 
 impl EnvoyConfig {
     pub fn parse(text_in: &str, file: &str) -> Result<Self, PostureError> {
-        let doc: Value = if text_in.trim_start().starts_with('{') {
-            serde_json::from_str(text_in).map_err(|e| PostureError::Syntax {
-                file: file.to_owned(),
-                line: e.line(),
-                reason: format!("invalid JSON: {e}"),
-            })?
-        } else {
-            yaml_serde::from_str(text_in).map_err(|e| PostureError::Syntax {
-                file: file.to_owned(),
-                line: e.location().map_or(0, |l| l.line()),
-                reason: format!("invalid YAML: {e}"),
-            })?
-        };
+        let doc = parse_json_or_yaml(text_in, file)?;
         if !doc.as_object().is_some_and(is_envoy_config) {
             return Err(PostureError::WrongShape {
                 file: file.to_owned(),
@@ -493,69 +474,65 @@ impl EnvoyConfig {
 
 const ENVOY_DOCS: &str = "https://www.envoyproxy.io/docs/envoy/latest/";
 
-macro_rules! meta {
-    ($id:literal, $name:literal, $sev:ident, [$($o:ident),*], $summary:literal, $fix:literal, $doc:literal) => {
-        RuleMeta {
-            id: $id,
-            name: $name,
-            version: 1,
-            severity: Severity::$sev,
-            confidence: Confidence::High,
-            owasp: &[$(Owasp::$o),*],
-            summary: $summary,
-            remediation: $fix,
-            references: &[$doc, ENVOY_DOCS],
-        }
-    };
-}
-
 /// Envoy rules, in id order.
 pub static ENVOY_RULES: &[ConfigRule<EnvoyConfig>] = &[
     Rule {
-        meta: meta!(
+        meta: config_rule_meta!(
             "GW-C-ENVOY-001",
             "ListenerWithoutTls",
             High,
             [Api8],
             "A filter chain of a non-loopback listener accepts plaintext and does not only redirect to HTTPS",
             "Add a `transport_socket` named `envoy.transport_sockets.tls` with a `DownstreamTlsContext` (certificates via SDS) to the filter chain, or make the plain listener's routes only `redirect: { https_redirect: true }` (or `require_tls: ALL`).",
-            "https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/transport_sockets/tls/v3/tls.proto"
+            &[
+                "https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/transport_sockets/tls/v3/tls.proto",
+                ENVOY_DOCS
+            ]
         ),
         check: envoy001_listener_without_tls,
     },
     Rule {
-        meta: meta!(
+        meta: config_rule_meta!(
             "GW-C-ENVOY-002",
             "UpstreamTlsVerificationOff",
             Medium,
             [Api8, Api10],
             "A cluster connects over TLS without verifying the upstream certificate chain or name",
             "Set `common_tls_context.validation_context.trusted_ca` (or an SDS validation context) and `match_typed_subject_alt_names` with the upstream's DNS name on the cluster's UpstreamTlsContext, and `sni`.",
-            "https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/transport_sockets/tls/v3/common.proto#envoy-v3-api-msg-extensions-transport-sockets-tls-v3-certificatevalidationcontext"
+            &[
+                "https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/transport_sockets/tls/v3/common.proto#envoy-v3-api-msg-extensions-transport-sockets-tls-v3-certificatevalidationcontext",
+                ENVOY_DOCS
+            ]
         ),
         check: envoy002_upstream_tls_verify,
     },
     Rule {
-        meta: meta!(
+        meta: config_rule_meta!(
             "GW-C-ENVOY-003",
             "NoRateLimiting",
             Medium,
             [Api4, Api6],
             "An HTTP connection manager of a non-loopback listener has no rate limit filter in force",
             "Add `envoy.filters.http.local_ratelimit` with a `token_bucket` and `filter_enabled`/`filter_enforced` at 100% (or per-route `typed_per_filter_config`), or `envoy.filters.http.ratelimit` with `rate_limits` actions on the routes; put it before `envoy.filters.http.router`.",
-            "https://www.envoyproxy.io/docs/envoy/latest/configuration/http/http_filters/local_rate_limit_filter"
+            &[
+                "https://www.envoyproxy.io/docs/envoy/latest/configuration/http/http_filters/local_rate_limit_filter",
+                ENVOY_DOCS
+            ]
         ),
         check: envoy003_no_rate_limiting,
     },
     Rule {
-        meta: meta!(
+        meta: config_rule_meta!(
             "GW-C-ENVOY-004",
             "AdminInterfaceExposed",
             High,
             [Api8, Api5],
             "The admin interface listens on a non-loopback address",
             "Bind `admin.address` to 127.0.0.1 (or a Unix socket `pipe`) and reach it through `kubectl port-forward` or SSH; the admin API can dump configuration and shut Envoy down without authentication.",
-            "https://www.envoyproxy.io/docs/envoy/latest/operations/admin"
+            &[
+                "https://www.envoyproxy.io/docs/envoy/latest/operations/admin",
+                ENVOY_DOCS
+            ]
         ),
         check: envoy004_admin_exposed,
     },

@@ -8,6 +8,7 @@
 use gw_model::{Confidence, OwaspApi2023 as Owasp, Severity};
 use serde_json::{Map, Value};
 
+use super::{items, parse_json_or_yaml};
 use crate::PostureError;
 use crate::rule::{ConfigRule, Hit, Rule, RuleMeta};
 
@@ -92,14 +93,6 @@ fn text(v: &Value, key: &str) -> Option<String> {
     }
 }
 
-fn items<'a>(v: &'a Value, key: &str) -> impl Iterator<Item = (usize, &'a Value)> + 'a {
-    v.get(key)
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-}
-
 fn parse_plugin(
     p: &Value,
     pointer: String,
@@ -178,19 +171,7 @@ const CREDENTIAL_FIELDS: &[(&str, &str)] = &[
 
 impl KongConfig {
     pub fn parse(text_in: &str, file: &str) -> Result<Self, PostureError> {
-        let doc: Value = if text_in.trim_start().starts_with('{') {
-            serde_json::from_str(text_in).map_err(|e| PostureError::Syntax {
-                file: file.to_owned(),
-                line: e.line(),
-                reason: format!("invalid JSON: {e}"),
-            })?
-        } else {
-            yaml_serde::from_str(text_in).map_err(|e| PostureError::Syntax {
-                file: file.to_owned(),
-                line: e.location().map_or(0, |l| l.line()),
-                reason: format!("invalid YAML: {e}"),
-            })?
-        };
+        let doc = parse_json_or_yaml(text_in, file)?;
         if !doc.as_object().is_some_and(is_kong_config) {
             return Err(PostureError::WrongShape {
                 file: file.to_owned(),
@@ -336,98 +317,95 @@ fn is_admin_api(s: &KongService) -> bool {
 
 const KONG_DOCS: &str = "https://developer.konghq.com/gateway/entities/";
 
-macro_rules! meta {
-    ($id:literal, $name:literal, $sev:ident, [$($o:ident),*], $summary:literal, $fix:literal) => {
-        RuleMeta {
-            id: $id,
-            name: $name,
-            version: 1,
-            severity: Severity::$sev,
-            confidence: Confidence::High,
-            owasp: &[$(Owasp::$o),*],
-            summary: $summary,
-            remediation: $fix,
-            references: &[KONG_DOCS, "https://owasp.org/API-Security/editions/2023/en/0x11-t10/"],
-        }
-    };
-}
+/// The references of every Kong rule.
+const KONG_REFERENCES: &[&str] = &[
+    KONG_DOCS,
+    "https://owasp.org/API-Security/editions/2023/en/0x11-t10/",
+];
 
 /// Kong rules, in id order.
 pub static KONG_RULES: &[ConfigRule<KongConfig>] = &[
     Rule {
-        meta: meta!(
+        meta: config_rule_meta!(
             "GW-C-KONG-001",
             "RouteWithoutAuthentication",
             High,
             [Api2, Api5],
             "A route has no authentication plugin (on the route, its service or globally)",
-            "Attach an authentication plugin (key-auth in headers only, jwt, openid-connect, mtls-auth ...) to the route or its service; keep deliberately public routes in a reviewed list."
+            "Attach an authentication plugin (key-auth in headers only, jwt, openid-connect, mtls-auth ...) to the route or its service; keep deliberately public routes in a reviewed list.",
+            KONG_REFERENCES
         ),
         check: kong001_route_without_auth,
     },
     Rule {
-        meta: meta!(
+        meta: config_rule_meta!(
             "GW-C-KONG-002",
             "PlainHttpRoute",
             High,
             [Api8],
             "A route accepts plain HTTP (explicit `http` in protocols, or the default [http, https])",
-            "Set `protocols: [https]` on the route (Kong then answers plain HTTP with 426) or `https_redirect_status_code: 301`."
+            "Set `protocols: [https]` on the route (Kong then answers plain HTTP with 426) or `https_redirect_status_code: 301`.",
+            KONG_REFERENCES
         ),
         check: kong002_plain_http_route,
     },
     Rule {
-        meta: meta!(
+        meta: config_rule_meta!(
             "GW-C-KONG-003",
             "UpstreamTlsVerificationOff",
             Medium,
             [Api8, Api10],
             "An HTTPS service does not verify the upstream certificate",
-            "Set `tls_verify: true` on the service and `ca_certificates` (or `lua_ssl_trusted_certificate` in kong.conf)."
+            "Set `tls_verify: true` on the service and `ca_certificates` (or `lua_ssl_trusted_certificate` in kong.conf).",
+            KONG_REFERENCES
         ),
         check: kong003_upstream_tls_verify,
     },
     Rule {
-        meta: meta!(
+        meta: config_rule_meta!(
             "GW-C-KONG-004",
             "AdminApiExposed",
             High,
             [Api8, Api5],
             "The Kong Admin API is proxied through a route",
-            "Do not route to the Admin API; if you must (loopback pattern), require key-auth/mtls-auth and an ip-restriction or acl plugin on that route, and keep admin_listen on 127.0.0.1."
+            "Do not route to the Admin API; if you must (loopback pattern), require key-auth/mtls-auth and an ip-restriction or acl plugin on that route, and keep admin_listen on 127.0.0.1.",
+            KONG_REFERENCES
         ),
         check: kong004_admin_api_exposed,
     },
     Rule {
-        meta: meta!(
+        meta: config_rule_meta!(
             "GW-C-KONG-005",
             "RouteWithoutRateLimiting",
             Medium,
             [Api4, Api6],
             "A route has no rate-limiting plugin (on the route, its service or globally)",
-            "Attach `rate-limiting` (or `rate-limiting-advanced`) with limits per consumer or IP to the route, its service or globally."
+            "Attach `rate-limiting` (or `rate-limiting-advanced`) with limits per consumer or IP to the route, its service or globally.",
+            KONG_REFERENCES
         ),
         check: kong005_route_without_rate_limit,
     },
     Rule {
-        meta: meta!(
+        meta: config_rule_meta!(
             "GW-C-KONG-006",
             "InlineConsumerCredential",
             Medium,
             [Api8, Api2],
             "A consumer credential secret is written inline in the configuration file",
-            "Reference secrets from a vault (`{vault://env/...}`) or create credentials through the Admin API; rotate secrets that were committed."
+            "Reference secrets from a vault (`{vault://env/...}`) or create credentials through the Admin API; rotate secrets that were committed.",
+            KONG_REFERENCES
         ),
         check: kong006_inline_credential,
     },
     Rule {
-        meta: meta!(
+        meta: config_rule_meta!(
             "GW-C-KONG-007",
             "PlainHttpUpstream",
             Low,
             [Api8],
             "A service forwards to its upstream over plain HTTP on a non-loopback host",
-            "Use `protocol: https` (with `tls_verify: true`) for upstreams outside the gateway host."
+            "Use `protocol: https` (with `tls_verify: true`) for upstreams outside the gateway host.",
+            KONG_REFERENCES
         ),
         check: kong007_plain_http_upstream,
     },

@@ -18,6 +18,25 @@ use crate::PostureError;
 use crate::locate::SourceIndex;
 use crate::rule::run_config_rules;
 
+/// The [`RuleMeta`](crate::rule::RuleMeta) of a gateway configuration rule: `version` 1 and
+/// high confidence (a configuration states outright what the gateway does), with the rule's
+/// reference links. Defined before the gateway modules so that each of them can use it.
+macro_rules! config_rule_meta {
+    ($id:literal, $name:literal, $sev:ident, [$($o:ident),*], $summary:literal, $fix:literal, $references:expr) => {
+        RuleMeta {
+            id: $id,
+            name: $name,
+            version: 1,
+            severity: Severity::$sev,
+            confidence: Confidence::High,
+            owasp: &[$(Owasp::$o),*],
+            summary: $summary,
+            remediation: $fix,
+            references: $references,
+        }
+    };
+}
+
 pub mod apim;
 pub mod envoy;
 pub mod kong;
@@ -170,6 +189,34 @@ pub fn detect_kind(text: &str, file_name: &str) -> Result<GatewayKind, PostureEr
     }
 }
 
+/// Parses a configuration written in JSON (it starts with `{`) or else YAML, into a JSON value;
+/// a syntax error names the file and the line.
+fn parse_json_or_yaml(text: &str, file: &str) -> Result<Value, PostureError> {
+    if text.trim_start().starts_with('{') {
+        serde_json::from_str(text).map_err(|e| PostureError::Syntax {
+            file: file.to_owned(),
+            line: e.line(),
+            reason: format!("invalid JSON: {e}"),
+        })
+    } else {
+        yaml_serde::from_str(text).map_err(|e| PostureError::Syntax {
+            file: file.to_owned(),
+            line: e.location().map_or(0, |l| l.line()),
+            reason: format!("invalid YAML: {e}"),
+        })
+    }
+}
+
+/// The elements of the array at `v[key]` with their index; none when it is absent or not an
+/// array.
+fn items<'a>(v: &'a Value, key: &str) -> impl Iterator<Item = (usize, &'a Value)> + 'a {
+    v.get(key)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+}
+
 fn looks_like_nginx(text: &str) -> bool {
     text.lines().any(|l| {
         let l = l.trim_start();
@@ -216,6 +263,35 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("x.yaml") && err.contains("--kind"), "{err}");
+    }
+
+    #[test]
+    fn json_or_yaml_is_chosen_by_the_first_character_and_errors_name_the_line() {
+        let json = parse_json_or_yaml("  {\"a\": [1, 2]}", "c.json").unwrap();
+        assert_eq!(json["a"][1], 2);
+        let yaml = parse_json_or_yaml("a:\n  - 1\n  - 2\n", "c.yaml").unwrap();
+        assert_eq!(yaml, json);
+        let err = parse_json_or_yaml("{\n\"a\": }", "c.json").unwrap_err();
+        assert!(
+            matches!(&err, PostureError::Syntax { file, line: 2, reason }
+                if file == "c.json" && reason.starts_with("invalid JSON")),
+            "{err:?}"
+        );
+        let err = parse_json_or_yaml("a: 1\nb: [\n", "c.yaml").unwrap_err();
+        assert!(
+            matches!(&err, PostureError::Syntax { file, line, reason }
+                if file == "c.yaml" && *line > 0 && reason.starts_with("invalid YAML")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn items_enumerate_an_array_and_nothing_else() {
+        let v: Value = serde_json::json!({"xs": ["a", "b"], "one": "a"});
+        let got: Vec<(usize, &Value)> = items(&v, "xs").collect();
+        assert_eq!(got, [(0, &v["xs"][0]), (1, &v["xs"][1])]);
+        assert_eq!(items(&v, "one").count(), 0);
+        assert_eq!(items(&v, "missing").count(), 0);
     }
 
     #[test]

@@ -308,81 +308,80 @@ fn redirects_to_https(server: &Directive) -> bool {
 
 const NGINX_DOCS: &str = "https://nginx.org/en/docs/";
 
-macro_rules! meta {
-    ($id:literal, $name:literal, $sev:ident, [$($o:ident),*], $summary:literal, $fix:literal, $doc:literal) => {
-        RuleMeta {
-            id: $id,
-            name: $name,
-            version: 1,
-            severity: Severity::$sev,
-            confidence: Confidence::High,
-            owasp: &[$(Owasp::$o),*],
-            summary: $summary,
-            remediation: $fix,
-            references: &[$doc, NGINX_DOCS],
-        }
-    };
-}
-
 /// nginx rules, in id order.
 pub static NGINX_RULES: &[ConfigRule<NginxConfig>] = &[
     Rule {
-        meta: meta!(
+        meta: config_rule_meta!(
             "GW-C-NGINX-001",
             "ListenerWithoutTls",
             High,
             [Api8],
             "A server listens without TLS on a non-loopback address and does not only redirect to HTTPS",
             "Add `ssl` to the `listen` directive (with `ssl_certificate`/`ssl_certificate_key`), or make the plain-HTTP server only `return 301 https://$host$request_uri;`.",
-            "https://nginx.org/en/docs/http/ngx_http_core_module.html#listen"
+            &[
+                "https://nginx.org/en/docs/http/ngx_http_core_module.html#listen",
+                NGINX_DOCS
+            ]
         ),
         check: nginx001_listener_without_tls,
     },
     Rule {
-        meta: meta!(
+        meta: config_rule_meta!(
             "GW-C-NGINX-002",
             "UpstreamTlsVerificationOff",
             Medium,
             [Api8, Api10],
             "A location proxies to an HTTPS upstream without verifying its certificate",
             "Set `proxy_ssl_verify on;` with `proxy_ssl_trusted_certificate` and `proxy_ssl_name`/`proxy_ssl_server_name on;` (grpc: `grpc_ssl_verify on;`).",
-            "https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_ssl_verify"
+            &[
+                "https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_ssl_verify",
+                NGINX_DOCS
+            ]
         ),
         check: nginx002_upstream_tls_verify,
     },
     Rule {
-        meta: meta!(
+        meta: config_rule_meta!(
             "GW-C-NGINX-003",
             "NoRateLimiting",
             Medium,
             [Api4, Api6],
             "A proxied location has no request rate limit (`limit_req`) in force",
             "Declare a zone (`limit_req_zone $binary_remote_addr zone=api:10m rate=10r/s;`) and apply `limit_req zone=api burst=20;` to the server or location.",
-            "https://nginx.org/en/docs/http/ngx_http_limit_req_module.html"
+            &[
+                "https://nginx.org/en/docs/http/ngx_http_limit_req_module.html",
+                NGINX_DOCS
+            ]
         ),
         check: nginx003_no_rate_limiting,
     },
     Rule {
-        meta: meta!(
+        meta: config_rule_meta!(
             "GW-C-NGINX-004",
             "WeakTlsProtocols",
             Medium,
             [Api8],
             "`ssl_protocols` enables SSLv2/SSLv3/TLSv1/TLSv1.1",
             "Use `ssl_protocols TLSv1.2 TLSv1.3;`.",
-            "https://nginx.org/en/docs/http/ngx_http_ssl_module.html#ssl_protocols"
+            &[
+                "https://nginx.org/en/docs/http/ngx_http_ssl_module.html#ssl_protocols",
+                NGINX_DOCS
+            ]
         ),
         check: nginx004_weak_tls_protocols,
     },
     Rule {
-        meta: meta!(
+        meta: config_rule_meta!(
             "GW-C-NGINX-005",
             "UnlimitedRequestBody",
             Medium,
             [Api4],
             "`client_max_body_size 0` disables the request body size limit",
             "Set `client_max_body_size` to the largest body the API accepts (e.g. `1m`; more only on upload locations).",
-            "https://nginx.org/en/docs/http/ngx_http_core_module.html#client_max_body_size"
+            &[
+                "https://nginx.org/en/docs/http/ngx_http_core_module.html#client_max_body_size",
+                NGINX_DOCS
+            ]
         ),
         check: nginx005_unlimited_body,
     },
