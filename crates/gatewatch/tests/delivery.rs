@@ -111,7 +111,9 @@ retry = {{ attempts = 2, base_ms = 10, cap_ms = 20 }}
         "{stdout}"
     );
     assert!(
-        stdout.contains("delivery broken (webhook): 0 delivered, 1 retried, 1 dead-lettered"),
+        stdout.contains(
+            "delivery broken (webhook): 0 delivered, 2 failed attempts, 1 retried, 1 dead-lettered"
+        ),
         "{stdout}"
     );
 
