@@ -4,7 +4,9 @@
 //! by length. Per-scan buffers live in a per-thread scratch.
 
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use serde::Serialize;
@@ -82,6 +84,46 @@ struct Scratch {
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+    /// Short texts (with their field name) in which the classifier `CleanMemo::classifier`
+    /// found nothing: path segments and parameter values repeat on every request of an
+    /// endpoint, and a scan costs thousands of instructions even when it finds nothing.
+    static CLEAN: RefCell<CleanMemo> = RefCell::new(CleanMemo::default());
+}
+
+/// Classifiers built so far; each gets its own number so that a per-thread memo never answers
+/// for another classifier (even one later built at the same address).
+static INSTANCES: AtomicU64 = AtomicU64::new(1);
+
+/// Texts of at most this many bytes (and field names as long) are remembered when clean.
+const CLEAN_MEMO_TEXT: usize = 64;
+/// Clean texts remembered per thread before the memo starts over.
+const CLEAN_MEMO_CAP: usize = 4096;
+
+/// Per-thread set of (field name, text) pairs without matches under one classifier. Only
+/// texts without matches are kept, so the memo holds nothing the classifier finds sensitive.
+#[derive(Default)]
+struct CleanMemo {
+    /// `Classifier::instance` the entries belong to; 0: none yet.
+    classifier: u64,
+    /// `-text` without a field name, `<len>:<field><text>` with one.
+    clean: HashSet<Box<str>>,
+    /// Key of the current lookup (reused, so that a hit allocates nothing).
+    key: String,
+}
+
+impl CleanMemo {
+    fn set_key(&mut self, text: &str, field: Option<&str>) {
+        use std::fmt::Write as _;
+        self.key.clear();
+        match field {
+            None => self.key.push('-'),
+            Some(f) => {
+                let _ = write!(self.key, "{}:", f.len());
+                self.key.push_str(f);
+            }
+        }
+        self.key.push_str(text);
+    }
 }
 
 /// The configured set of detectors. Build once, share across threads (`Sync`).
@@ -104,6 +146,8 @@ pub struct Classifier {
     min_confidence: f32,
     /// Whether any custom classifier matches on field names.
     pub(crate) has_custom_field_rules: bool,
+    /// Number of this classifier among those built (`INSTANCES`), keys the `CLEAN` memo.
+    instance: u64,
 }
 
 impl std::fmt::Debug for Classifier {
@@ -248,6 +292,7 @@ impl Classifier {
             max_body_bytes: config.max_body_bytes,
             min_confidence: config.min_confidence,
             has_custom_field_rules: config.custom.iter().any(|c| c.field_names.is_some()),
+            instance: INSTANCES.fetch_add(1, Ordering::Relaxed),
         })
     }
 
@@ -297,6 +342,46 @@ impl Classifier {
     /// Like `scan_text`, with the name of the field the text came from as context.
     pub fn scan_with_field(&self, text: &str, field: Option<&str>) -> Vec<Match> {
         self.scan_inner(text, field).0
+    }
+
+    /// `scan_with_field` for the short texts of request parts (path segments, parameter
+    /// values), answering from a per-thread memo of texts this classifier found clean. Callers
+    /// pass only texts they may remember: never a value whose field name marks it a secret.
+    pub(crate) fn scan_short(&self, text: &str, field: Option<&str>) -> Vec<Match> {
+        if text.len() > CLEAN_MEMO_TEXT || field.is_some_and(|f| f.len() > CLEAN_MEMO_TEXT) {
+            return self.scan_with_field(text, field);
+        }
+        let known_clean = CLEAN.with(|cell| {
+            let Ok(mut memo) = cell.try_borrow_mut() else {
+                return false;
+            };
+            if memo.classifier != self.instance {
+                memo.clean.clear();
+                memo.classifier = self.instance;
+            }
+            memo.set_key(text, field);
+            let CleanMemo { clean, key, .. } = &*memo;
+            clean.contains(key.as_str())
+        });
+        if known_clean {
+            return Vec::new();
+        }
+        let matches = self.scan_with_field(text, field);
+        if matches.is_empty() {
+            CLEAN.with(|cell| {
+                if let Ok(mut memo) = cell.try_borrow_mut()
+                    && memo.classifier == self.instance
+                {
+                    if memo.clean.len() >= CLEAN_MEMO_CAP {
+                        memo.clean.clear();
+                    }
+                    memo.set_key(text, field);
+                    let key: Box<str> = memo.key.as_str().into();
+                    memo.clean.insert(key);
+                }
+            });
+        }
+        matches
     }
 
     /// Matches, and whether the text may contain a sensitive field name.

@@ -3,6 +3,7 @@
 //! headers. Output is one `FieldFinding` per (location, field path, label) of a record, the
 //! unit a later inventory stage aggregates. Values never leave this module unmasked.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
@@ -356,8 +357,15 @@ impl<'c> Collector<'c> {
     /// name alone says, then custom field-name classifiers.
     fn field(&mut self, path: &str, name: &str, value: &str) {
         let c = self.classifier;
-        let matches = c.scan_with_field(value, Some(name));
-        let by_name = cached_kind_from_field_name(name).filter(|k| c.kind_enabled(*k));
+        let named = cached_kind_from_field_name(name);
+        // Values of fields whose name says nothing are scanned through the clean memo; a value
+        // named a secret (or personal data, or matched by a custom field rule) never enters it.
+        let matches = if named.is_none() && !c.has_custom_field_rules {
+            c.scan_short(value, Some(name))
+        } else {
+            c.scan_with_field(value, Some(name))
+        };
+        let by_name = named.filter(|k| c.kind_enabled(*k));
         let mut named_kind_found = false;
         for m in &matches {
             named_kind_found |= Some(m.kind) == by_name;
@@ -388,8 +396,13 @@ fn same_key(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.first() == b.first() && a.last() == b.last() && a == b
 }
 
-fn percent_decode(s: &str) -> String {
+/// `+` as a space and `%XX` escapes decoded (invalid UTF-8 replaced); text without either is
+/// borrowed as it is.
+fn percent_decode(s: &str) -> Cow<'_, str> {
     let b = s.as_bytes();
+    if !b.iter().any(|&c| c == b'%' || c == b'+') {
+        return Cow::Borrowed(s);
+    }
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
@@ -410,7 +423,7 @@ fn percent_decode(s: &str) -> String {
         }
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
 impl Classifier {
@@ -615,8 +628,12 @@ impl Classifier {
         let path = path.split(['?', '#']).next().unwrap_or("");
         for (i, seg) in path.split('/').filter(|s| !s.is_empty()).enumerate() {
             let seg = percent_decode(seg);
+            let matches = self.scan_short(&seg, None);
+            if matches.is_empty() {
+                continue;
+            }
             let field_path = format!("path[{i}]");
-            for m in self.scan_text(&seg) {
+            for m in matches {
                 col.add(
                     &field_path,
                     m.kind,
@@ -639,12 +656,14 @@ impl Classifier {
     ) -> Vec<FieldFinding> {
         let mut col = Collector::new(self, location, status);
         for (name, value) in headers {
-            let lower = name.to_ascii_lowercase();
-            let selected = SCANNED_HEADERS.contains(&lower.as_str())
+            // Most headers are neither listed nor named like personal data: decided without
+            // lowercasing a copy of the name.
+            let selected = SCANNED_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name))
                 || cached_kind_from_field_name(name).is_some();
             if !selected {
                 continue;
             }
+            let lower = name.to_ascii_lowercase();
             if lower == "authorization" || lower == "proxy-authorization" {
                 // The scheme is not secret; the credential after it is.
                 let cred = value.split_once(' ').map_or(value, |(_, c)| c).trim();
@@ -861,5 +880,87 @@ mod tests {
     #[test]
     fn percent_decoding() {
         assert_eq!(percent_decode("a%40b+c%zz%4"), "a@b c%zz%4");
+        assert!(matches!(percent_decode("orders"), Cow::Borrowed("orders")));
+        assert_eq!(percent_decode("%C3%A9t%E9"), "ét\u{FFFD}");
+    }
+
+    #[test]
+    fn remembered_clean_segments_give_the_same_findings() {
+        let c = Classifier::builtin();
+        let paths = [
+            "/v2/customers/81723/orders",
+            "/v1/users/ada@example.com/cards",
+            "/v2/customers/81723/ada%40example.com",
+            "/v1/cards/4111111111111111",
+        ];
+        let first: Vec<_> = paths.iter().map(|p| c.scan_path(p, None)).collect();
+        let again: Vec<_> = paths.iter().map(|p| c.scan_path(p, None)).collect();
+        assert_eq!(first, again);
+        assert_eq!(labels(&first[0]), vec![]);
+        assert_eq!(labels(&first[2]), vec![("path[3]".into(), "email".into())]);
+        assert_eq!(
+            labels(&first[3]),
+            vec![("path[2]".into(), "credit_card".into())]
+        );
+    }
+
+    #[test]
+    fn memoized_scans_equal_fresh_scans() {
+        let c = Classifier::builtin();
+        let texts = [
+            "v2",
+            "customers",
+            "81723",
+            "ada@example.com",
+            "4111111111111111",
+            "203.0.113.7",
+            "123-45-6789",
+            "+1 415 555 0132",
+            "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+            "9f1c2b7e-5d4a-4c3b-9a8e-1f2d3c4b5a69",
+            "2024-06-10",
+            "",
+            "red shoes",
+            "ét",
+        ];
+        for field in [None, Some("q"), Some("ip"), Some("page")] {
+            for text in texts {
+                let fresh = c.scan_with_field(text, field);
+                for round in 0..2 {
+                    assert_eq!(
+                        c.scan_short(text, field),
+                        fresh,
+                        "{field:?} {text} #{round}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_clean_memo_is_per_classifier() {
+        // `ref-1234` is clean for the built-in detectors; a custom classifier labels it, and
+        // must do so even after the built-in classifier remembered it clean on this thread.
+        let builtin = Classifier::builtin();
+        assert!(builtin.scan_path("/orders/ref-1234", None).is_empty());
+        assert!(
+            builtin
+                .scan_query("ref=ref-1234", Location::Query, None)
+                .is_empty()
+        );
+        let cfg: ClassifyConfig = serde_json::from_str(
+            r#"{"custom":[{"name":"order_ref","pattern":"ref-[0-9]{4}","severity":"low"}]}"#,
+        )
+        .unwrap();
+        let custom = Classifier::new(&cfg).unwrap();
+        assert_eq!(
+            labels(&custom.scan_path("/orders/ref-1234", None)),
+            vec![("path[1]".into(), "order_ref".into())]
+        );
+        assert_eq!(
+            labels(&custom.scan_query("ref=ref-1234", Location::Query, None)),
+            vec![("ref".into(), "order_ref".into())]
+        );
+        assert!(builtin.scan_path("/orders/ref-1234", None).is_empty());
     }
 }

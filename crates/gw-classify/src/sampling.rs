@@ -173,7 +173,9 @@ impl BodySampler {
             return true;
         };
         match self.keys.get(&(endpoint, response)) {
-            Some(state) if state.sampled(&self.cfg) => record % u64::from(self.cfg.every) == 0,
+            Some(state) if state.sampled(&self.cfg) => {
+                record.is_multiple_of(u64::from(self.cfg.every))
+            }
             _ => true,
         }
     }

@@ -10,6 +10,7 @@
 //! This crate must not know what happens after ingest (discovery, detection, storage) and must
 //! never let a credential through: [`normalize`] redacts them after deriving the identity.
 
+mod credential_memo;
 mod decoder;
 mod driver;
 pub mod formats;

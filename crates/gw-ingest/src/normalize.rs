@@ -20,9 +20,12 @@
 //! ## Performance
 //!
 //! This runs on every record. A record with nothing to redact is normalized without allocating;
-//! the HMAC key schedule is computed once and cloned per fingerprint.
+//! the HMAC key schedule is computed once and cloned per fingerprint, and the digests and JWT
+//! claims of the credentials seen last are remembered in fixed-size tables
+//! (`credential_memo.rs`), since one client repeats one credential on every request.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -31,6 +34,8 @@ use hmac::{Hmac, Mac};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+
+use crate::credential_memo::{self, CredentialMemo};
 
 /// Normalization settings (the `[normalize]` table of the config).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,6 +117,10 @@ pub struct Normalizer {
     redact_headers: Vec<String>,
     /// HMAC-SHA256 with the install key already absorbed.
     keyed: Hmac<Sha256>,
+    /// Recent credential digests, shared by clones (they have the same key).
+    fingerprints: Arc<CredentialMemo<[u8; 32]>>,
+    /// Claims of recent bearer tokens (`None`: not a JWT), shared by clones.
+    jwt_claims: Arc<CredentialMemo<Option<JwtClaims>>>,
 }
 
 impl std::fmt::Debug for Normalizer {
@@ -146,13 +155,21 @@ impl Normalizer {
                     })
                     .collect()
             };
+        let keyed = <Hmac<Sha256> as Mac>::new_from_slice(install_key)
+            .expect("HMAC accepts any key length");
+        // The memos' hash seed is derived from the install key, never equal to a fingerprint.
+        let mut seed_mac = keyed.clone();
+        seed_mac.update(b"gatewatch fingerprint cache seed");
+        let seed_bytes = seed_mac.finalize().into_bytes();
+        let seed = u64::from_le_bytes(seed_bytes[..8].try_into().expect("8 of 32 bytes"));
         Ok(Normalizer {
             trusted: config.trusted_proxies.iter().map(IpNet::trunc).collect(),
             api_key_headers: names("api_key_headers", &config.api_key_headers)?,
             api_key_params: names("api_key_query_params", &config.api_key_query_params)?,
             redact_headers: names("redact_headers", &config.redact_headers)?,
-            keyed: <Hmac<Sha256> as Mac>::new_from_slice(install_key)
-                .expect("HMAC accepts any key length"),
+            keyed,
+            fingerprints: Arc::new(CredentialMemo::new(credential_memo::SLOTS, seed)),
+            jwt_claims: Arc::new(CredentialMemo::new(credential_memo::SLOTS, seed)),
         })
     }
 
@@ -165,17 +182,36 @@ impl Normalizer {
 
     /// `hmac-sha256:<hex>` of a credential under the install key.
     pub fn fingerprint(&self, credential: &[u8]) -> String {
+        let digest = self
+            .fingerprints
+            .get_or_compute(credential, |c| self.hmac(c));
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        const PREFIX: &[u8] = b"hmac-sha256:";
+        // Filled on the stack and copied once: pushing char by char checks capacity 64 times.
+        let mut text = [0u8; PREFIX.len() + 64];
+        text[..PREFIX.len()].copy_from_slice(PREFIX);
+        for (pair, b) in text[PREFIX.len()..].chunks_exact_mut(2).zip(digest) {
+            pair[0] = HEX[usize::from(b >> 4)];
+            pair[1] = HEX[usize::from(b & 15)];
+        }
+        String::from_utf8(text.to_vec()).expect("a prefix and hex digits are ASCII")
+    }
+
+    /// `decode_jwt`, remembered per token.
+    fn jwt(&self, token: &str) -> Option<JwtClaims> {
+        // `{` always encodes to a leading `e`: other tokens are rejected before hashing.
+        if !token.starts_with('e') {
+            return None;
+        }
+        self.jwt_claims
+            .get_or_compute(token.as_bytes(), |_| decode_jwt(token))
+    }
+
+    /// HMAC-SHA256 of a credential under the install key, uncached.
+    fn hmac(&self, credential: &[u8]) -> [u8; 32] {
         let mut mac = self.keyed.clone();
         mac.update(credential);
-        let digest = mac.finalize().into_bytes();
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut out = String::with_capacity(12 + 64);
-        out.push_str("hmac-sha256:");
-        for b in digest {
-            out.push(HEX[(b >> 4) as usize] as char);
-            out.push(HEX[(b & 15) as usize] as char);
-        }
-        out
+        mac.finalize().into_bytes().into()
     }
 
     fn is_trusted(&self, ip: IpAddr) -> bool {
@@ -360,7 +396,7 @@ impl Normalizer {
 
     fn identity_of_bearer(&self, token: &str) -> Derived {
         let fp = Some(self.fingerprint(token.as_bytes()));
-        match decode_jwt(token) {
+        match self.jwt(token) {
             Some(jwt) => Derived {
                 auth_type: AuthType::BearerJwt,
                 principal: jwt.principal.clone(),
@@ -402,7 +438,7 @@ impl Normalizer {
             if self.is_api_key_param(name) || looks_like_jwt(value) {
                 let decoded = percent_encoding::percent_decode_str(value).collect::<Vec<u8>>();
                 let text = String::from_utf8_lossy(&decoded);
-                if let Some(jwt) = decode_jwt(&text) {
+                if let Some(jwt) = self.jwt(&text) {
                     return Some(Derived {
                         auth_type: AuthType::BearerJwt,
                         principal: jwt.principal.clone(),
@@ -776,15 +812,19 @@ fn looks_like_credential_header(name: &str) -> bool {
         "x-correlation-key",
         "sec-websocket-key",
     ];
-    let lower = name.to_ascii_lowercase();
-    if NOT_CREDENTIALS.contains(&lower.as_str()) {
-        return false;
-    }
-    [
+    const SUFFIXES: &[&str] = &[
         "-key", "_key", "-token", "_token", "-secret", "_secret", "-apikey", "-api-key",
-    ]
-    .iter()
-    .any(|suffix| lower.ends_with(suffix))
+    ];
+    // Runs for every header of every record: compares in place instead of lowercasing a copy.
+    let name = name.as_bytes();
+    let ends_with = |suffix: &&str| {
+        name.len() >= suffix.len()
+            && name[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+    };
+    SUFFIXES.iter().any(ends_with)
+        && !NOT_CREDENTIALS
+            .iter()
+            .any(|n| n.as_bytes().eq_ignore_ascii_case(name))
 }
 
 #[cfg(test)]
@@ -1273,6 +1313,86 @@ mod tests {
             fp.starts_with("hmac-sha256:") && fp.len() == 12 + 64,
             "{fp}"
         );
+    }
+
+    #[test]
+    fn cached_fingerprints_equal_the_uncached_hmac() {
+        let n = normalizer(&[]);
+        let other = Normalizer::new(&NormalizeConfig::default(), &[9; 32]).unwrap();
+        for credential in [&b"key-one"[..], b"key-two", b"", b"svc:pw"] {
+            let hex: String = n
+                .hmac(credential)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            let want = format!("hmac-sha256:{hex}");
+            // First call fills the cache, the second reads it; a clone shares it.
+            assert_eq!(n.fingerprint(credential), want);
+            assert_eq!(n.fingerprint(credential), want);
+            assert_eq!(n.clone().fingerprint(credential), want);
+            assert_ne!(
+                other.fingerprint(credential),
+                want,
+                "key matters on a hit too"
+            );
+        }
+        assert_ne!(n.fingerprint(b"key-one"), n.fingerprint(b"key-two"));
+    }
+
+    #[test]
+    fn remembered_jwt_claims_equal_a_fresh_decode() {
+        let n = normalizer(&[]);
+        let with_exp = jwt(r#"{"alg":"RS256"}"#, r#"{"sub":"u1","iss":"idp","exp":9}"#);
+        let no_exp = jwt(r#"{"alg":"RS256"}"#, r#"{"sub":"u2","aud":["a","b"]}"#);
+        for token in [
+            &with_exp,
+            &no_exp,
+            &"eyJ.not.json".to_string(),
+            &"opaque".to_string(),
+        ] {
+            let fresh = decode_jwt(token);
+            assert_eq!(n.jwt(token), fresh, "{token}");
+            assert_eq!(n.jwt(token), fresh, "{token} remembered");
+        }
+        let run = |token: &str| {
+            let auth = format!("Bearer {token}");
+            let mut x = record(&[("authorization", auth.as_str())], None);
+            n.normalize(&mut x);
+            (x.identity, x.labels, x.extra)
+        };
+        let first = run(&no_exp);
+        assert_eq!(run(&no_exp), first);
+        assert_eq!(
+            first.1.get(JWT_WEAKNESS_LABEL).map(String::as_str),
+            Some("no_exp")
+        );
+        assert_eq!(first.0.unwrap().principal.as_deref(), Some("u2"));
+        assert!(!run(&with_exp).1.contains_key(JWT_WEAKNESS_LABEL));
+    }
+
+    #[test]
+    fn credential_header_names_are_matched_without_case() {
+        for name in [
+            "X-Partner-Token",
+            "x-admin-key",
+            "X_CLIENT_SECRET",
+            "x-svc-ApiKey",
+        ] {
+            assert!(looks_like_credential_header(name), "{name}");
+        }
+        for name in [
+            "Idempotency-Key",
+            "SEC-WEBSOCKET-KEY",
+            "x-keyring",
+            "key",
+            "ключ-key-ü",
+        ] {
+            assert_eq!(
+                looks_like_credential_header(name),
+                name.ends_with("-key") && !name.eq_ignore_ascii_case("sec-websocket-key"),
+                "{name}"
+            );
+        }
     }
 
     #[test]
