@@ -225,9 +225,12 @@ fn false_alerts(o: &Outcome, window_secs: i64) -> Vec<&Alert> {
         .collect()
 }
 
-/// The always-on evaluation: 2 simulated days at low rate, 24 h learning.
+/// The evaluated configuration: the defaults, every rule on (`GW-T-BOLA-FOREIGN-ID`
+/// included), 24 h learning.
 fn eval_config() -> BehavioralConfig {
-    BehavioralConfig::default()
+    let cfg = BehavioralConfig::default();
+    assert!(cfg.bola.enabled, "the evaluation covers the default rules");
+    cfg
 }
 
 fn check_recall_and_false_rate(label: &str, seed: u64, days: i64, rps: f64) {

@@ -1,28 +1,39 @@
-//! `GW-T-BOLA-FOREIGN-ID` (OWASP API1): an identity accesses object ids that never appeared in
-//! its own successful requests or responses while other identities own them (APIClarity's
-//! "non-learned identifier" idea).
+//! `GW-T-BOLA-FOREIGN-ID` (OWASP API1): an identity accesses far more object ids that other
+//! identities own than it normally does, in a resource namespace where identities normally
+//! touch only their own objects (APIClarity's "non-learned identifier" idea, with baselines).
 //!
 //! Object ids are path parameters and query parameters named `id` or `…id`, in the namespace of
 //! their resource (see [`super::BolaRule`]); successful JSON responses add the ids of their
 //! `"id"` / `"…Id"` / `"…_id"` fields to the caller's owned ids. Ownership lives in two bounded
 //! structures: a global owner map (object → first owner, up to three other identities that
 //! fetched it, shared flag; LRU over `max_objects`) and, per identity, a capacity-bounded set of
-//! owned id hashes ([`HashSet64`]). Per identity and window the detector counts identifier
-//! calls, foreign calls, distinct foreign ids and their distinct owners; it alerts once the
-//! distinct foreign ids reach `min_foreign_ids` and make up `min_foreign_share` of the calls,
-//! after the learning period. Evidence: counts, a few masked example ids, owners count.
+//! owned id hashes ([`HashSet64`]).
+//!
+//! Two baselines make the rule precise where some identities legitimately browse others'
+//! objects. Per namespace (LRU over `max_namespaces`), an EWMA of the share of identity windows
+//! with a foreign access: a namespace where many identities routinely touch others' ids (a
+//! catalogue, a directory) is not ownership-scoped and never alerts. Per identity, an EWMA of
+//! its distinct foreign ids per active window in ownership-scoped namespaces: support staff who
+//! always look at many customers have a high baseline. An identity alerts when its distinct
+//! foreign ids in one window reach `max(min_foreign_ids, mean + baseline_z × max(σ, mean / 2,
+//! 1))` of its own baseline and make up `min_foreign_share` of its identifier calls, after the
+//! learning period. A window that alerted teaches neither baseline, so an attack does not
+//! become normal. Evidence: observed count vs baseline and limit, the namespace's foreign
+//! share, owners count, a few masked example ids.
+//!
+//! All state is allocated on the first record with an identifier once the rule is enabled.
 
 use gw_model::{Confidence, EvidenceSample, Exchange, Finding, ParamLocation};
-use gw_sketch::{BoundedMap, HashSet64, stable_hash, stable_hash_parts};
+use gw_sketch::{BoundedMap, Evicted, Ewma, HashSet64, stable_hash, stable_hash_parts};
 use memchr::memmem;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::enumeration::is_identifier;
 use super::marks::MarkBook;
 use super::params::extract_path_and_query;
 use super::{
-    Alert, BOLA_FOREIGN_ID, BehavioralConfig, BehavioralConfigError, StreamClock, Who, event_secs,
-    finding, human, identity_of, location_word, window_words,
+    Alert, BOLA_FOREIGN_ID, BehavioralConfig, BehavioralConfigError, BolaRule, StreamClock, Who,
+    event_secs, finding, human, identity_of, location_word, window_words,
 };
 use crate::fragment::evidence_fragment;
 use crate::{DetectorStats, RuleMeta};
@@ -39,8 +50,34 @@ const MAX_OWNERS: usize = 64;
 const MAX_EXAMPLES: usize = 3;
 /// Longest id value considered.
 const MAX_ID_LEN: usize = 64;
+/// Namespaces one identity window reports to the namespace baselines (the rest are ignored).
+const MAX_WINDOW_NAMESPACES: usize = 8;
+/// Half-life, in the identity's active windows, of its foreign-id baseline.
+const IDENTITY_HALF_LIFE_WINDOWS: f64 = 48.0;
+/// Half-life, in identity windows, of a namespace's foreign share.
+const NAMESPACE_HALF_LIFE_WINDOWS: f64 = 500.0;
+/// Layout of the serialized state. Version 1 (before the baselines) had no `state_format`
+/// field and is refused with "missing field `state_format`".
+const STATE_FORMAT: u16 = 2;
 
 static RULES: [&RuleMeta; 1] = [&BOLA_FOREIGN_ID];
+
+/// [`STATE_FORMAT`] in a snapshot; any other value is refused when decoding.
+#[derive(Clone, Copy, Debug, Serialize)]
+#[serde(transparent)]
+struct StateFormat(u16);
+
+impl<'de> Deserialize<'de> for StateFormat {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = u16::deserialize(d)?;
+        if v != STATE_FORMAT {
+            return Err(serde::de::Error::custom(format!(
+                "BOLA state format {v} is unknown (this build reads {STATE_FORMAT})"
+            )));
+        }
+        Ok(StateFormat(v))
+    }
+}
 
 /// One object id in the global owner map.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -53,17 +90,46 @@ struct Object {
     shared: bool,
 }
 
-/// Ownership and the open window of one identity.
+/// How identities use one resource namespace.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Namespace {
+    /// EWMA over identity windows with identifier calls here of "touched a foreign id" (0/1):
+    /// its mean is the share of identity windows with foreign accesses.
+    foreign_windows: Ewma,
+}
+
+impl Namespace {
+    fn new() -> Self {
+        Namespace {
+            foreign_windows: Ewma::with_half_life(NAMESPACE_HALF_LIFE_WINDOWS)
+                .expect("constant half-life"),
+        }
+    }
+
+    /// Enough identity windows seen and few of them foreign: identities here own their ids.
+    fn ownership_scoped(&self, rule: &BolaRule) -> bool {
+        self.foreign_windows.count() >= rule.min_namespace_windows
+            && self.foreign_windows.mean() <= rule.max_namespace_foreign_share
+    }
+}
+
+/// Ownership, baseline and the open window of one identity.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct IdentityIds {
     owned: HashSet64,
+    /// Distinct foreign ids in ownership-scoped namespaces per active window.
+    baseline: Ewma,
     window: i64,
     id_calls: u32,
+    /// Calls with a foreign id in an ownership-scoped namespace.
     foreign_calls: u32,
     /// Foreign calls answered with 2xx.
     foreign_ok: u32,
     foreign: HashSet64,
     foreign_distinct: u32,
+    /// Namespaces with identifier calls this window, and whether one of them was foreign
+    /// (in any namespace, scoped or not: this feeds the namespace baselines).
+    spaces: Vec<(u64, bool)>,
     owners: Vec<u64>,
     examples: Vec<String>,
     emitted: u8,
@@ -73,37 +139,95 @@ impl IdentityIds {
     fn new(owned_cap: usize, w: i64) -> Self {
         IdentityIds {
             owned: HashSet64::new(owned_cap).expect("validated capacity"),
+            baseline: Ewma::with_half_life(IDENTITY_HALF_LIFE_WINDOWS).expect("constant half-life"),
             window: w,
             id_calls: 0,
             foreign_calls: 0,
             foreign_ok: 0,
             foreign: HashSet64::new(WINDOW_FOREIGN_CAP).expect("constant capacity"),
             foreign_distinct: 0,
+            spaces: Vec::new(),
             owners: Vec::new(),
             examples: Vec::new(),
             emitted: 0,
         }
     }
 
-    fn roll(&mut self, w: i64) {
+    /// Notes an identifier call in namespace `ns`, foreign or not.
+    fn touch_space(&mut self, ns: u64, foreign: bool) {
+        if let Some(s) = self.spaces.iter_mut().find(|s| s.0 == ns) {
+            s.1 |= foreign;
+        } else if self.spaces.len() < MAX_WINDOW_NAMESPACES {
+            self.spaces.push((ns, foreign));
+        }
+    }
+
+    /// Folds the open window into the identity's and the namespaces' baselines (unless it
+    /// alerted or had no identifier call).
+    fn fold(&mut self, namespaces: &mut BoundedMap<u64, Namespace>, t: i64) {
+        if self.id_calls == 0 || self.emitted > 0 {
+            return;
+        }
+        self.baseline.update(f64::from(self.foreign_distinct));
+        for &(ns, foreign) in &self.spaces {
+            let (n, _) = namespaces.entry(&ns, t, Namespace::new);
+            n.foreign_windows.update(if foreign { 1.0 } else { 0.0 });
+        }
+    }
+
+    /// Closes the open window (folding it) and opens window `w`.
+    fn roll(&mut self, w: i64, namespaces: &mut BoundedMap<u64, Namespace>, t: i64) {
+        self.fold(namespaces, t);
         self.window = w;
         self.id_calls = 0;
         self.foreign_calls = 0;
         self.foreign_ok = 0;
         self.foreign.clear();
         self.foreign_distinct = 0;
+        self.spaces.clear();
         self.owners.clear();
         self.examples.clear();
         self.emitted = 0;
     }
 }
 
+/// The distinct foreign ids per window at which an identity with `baseline` alerts.
+fn foreign_limit(baseline: &Ewma, rule: &BolaRule) -> f64 {
+    let floor = f64::from(rule.min_foreign_ids);
+    if baseline.count() == 0 {
+        return floor;
+    }
+    let m = baseline.mean();
+    let sigma = baseline.std_dev().max(0.5 * m).max(1.0);
+    (m + rule.baseline_z * sigma).max(floor)
+}
+
 /// One object id of a record.
 struct IdRef<'a> {
     hash: u64,
+    namespace: u64,
     location: ParamLocation,
     name: &'a str,
+    literal_before: &'a str,
     value: &'a str,
+}
+
+/// Everything the rule learns; allocated on first use (see [`BolaDetector`]).
+#[derive(Serialize, Deserialize)]
+struct Ownership {
+    objects: BoundedMap<u64, Object>,
+    identities: BoundedMap<u64, IdentityIds>,
+    namespaces: BoundedMap<u64, Namespace>,
+}
+
+impl Ownership {
+    fn new(rule: &BolaRule) -> Self {
+        Ownership {
+            objects: BoundedMap::new(rule.max_objects).expect("validated capacity"),
+            identities: BoundedMap::new(rule.max_identities).expect("validated capacity"),
+            namespaces: BoundedMap::new(rule.max_namespaces).expect("validated capacity"),
+        }
+    }
 }
 
 /// See the module documentation.
@@ -111,9 +235,10 @@ struct IdRef<'a> {
 pub struct BolaDetector {
     #[serde(skip)]
     cfg: BehavioralConfig,
+    state_format: StateFormat,
     clock: StreamClock,
-    objects: BoundedMap<u64, Object>,
-    identities: BoundedMap<u64, IdentityIds>,
+    /// `None` until the first record with an identifier while the rule is enabled.
+    state: Option<Box<Ownership>>,
     swept_window: i64,
     marks: MarkBook,
     #[serde(skip)]
@@ -151,10 +276,21 @@ fn namespace<'b>(name: &str, literal_before: &str, buf: &'b mut [u8; 48]) -> &'b
     &buf[..n]
 }
 
-fn id_hash(name: &str, literal_before: &str, value: &str) -> u64 {
+/// The hashes of the namespace of id parameter `name` and of its `value` in that namespace.
+fn id_hashes(name: &str, literal_before: &str, value: &str) -> (u64, u64) {
     let mut buf = [0u8; 48];
     let ns = namespace(name, literal_before, &mut buf);
-    stable_hash_parts(&[ns, value.as_bytes()])
+    (stable_hash(ns), stable_hash_parts(&[ns, value.as_bytes()]))
+}
+
+fn id_hash(name: &str, literal_before: &str, value: &str) -> u64 {
+    id_hashes(name, literal_before, value).1
+}
+
+/// The namespace of an id parameter as text, for evidence.
+fn namespace_text(name: &str, literal_before: &str) -> String {
+    let mut buf = [0u8; 48];
+    String::from_utf8_lossy(namespace(name, literal_before, &mut buf)).into_owned()
 }
 
 /// The literal template segment before path parameter `name`, and the template's last
@@ -257,14 +393,19 @@ fn identity_hash(id: &str) -> u64 {
     stable_hash(id.as_bytes()).max(1)
 }
 
+/// Folds the open window of an identity the map dropped into the namespace baselines.
+fn fold_evicted(mut e: Evicted<u64, IdentityIds>, namespaces: &mut BoundedMap<u64, Namespace>) {
+    e.value.fold(namespaces, e.last_seen);
+}
+
 impl BolaDetector {
     pub fn new(cfg: BehavioralConfig) -> Result<Self, BehavioralConfigError> {
         cfg.validate()?;
         HashSet64::new(cfg.bola.max_owned_per_identity)?;
         Ok(BolaDetector {
+            state_format: StateFormat(STATE_FORMAT),
             clock: StreamClock::new(&cfg)?,
-            objects: BoundedMap::new(cfg.bola.max_objects)?,
-            identities: BoundedMap::new(cfg.bola.max_identities)?,
+            state: None,
             swept_window: i64::MIN,
             marks: MarkBook::new(&cfg.marks)?,
             stats: DetectorStats::default(),
@@ -274,12 +415,12 @@ impl BolaDetector {
 
     /// Identities tracked right now.
     pub fn tracked_identities(&self) -> usize {
-        self.identities.len()
+        self.state.as_ref().map_or(0, |s| s.identities.len())
     }
 
     /// Object ids in the owner map right now.
     pub fn tracked_objects(&self) -> usize {
-        self.objects.len()
+        self.state.as_ref().map_or(0, |s| s.objects.len())
     }
 
     fn examine(&mut self, x: &Exchange, out: &mut Vec<Finding>) {
@@ -293,11 +434,6 @@ impl BolaDetector {
         let wm = self.clock.observe(t);
         let tumbling = self.clock.window;
         let w = tumbling.index(t);
-        if tumbling.index(wm) > self.swept_window {
-            self.swept_window = tumbling.index(wm);
-            self.identities
-                .evict_idle(wm - self.cfg.actor_idle_secs, |_| {});
-        }
         let template = super::template_of(x);
         let mut params = Vec::new();
         extract_path_and_query(x, &mut params);
@@ -314,10 +450,13 @@ impl BolaDetector {
                     template,
                     (p.location == ParamLocation::Path).then_some(name),
                 );
+                let (namespace, hash) = id_hashes(name, before, value);
                 Some(IdRef {
-                    hash: id_hash(name, before, value),
+                    hash,
+                    namespace,
                     location: p.location,
                     name,
+                    literal_before: before,
                     value,
                 })
             })
@@ -335,27 +474,47 @@ impl BolaDetector {
         if ids.is_empty() && body.is_none() {
             return;
         }
-        let me = identity_hash(identity);
         let cfg = &self.cfg.bola;
-        let owned_cap = cfg.max_owned_per_identity;
-        let (ident, _) = self
-            .identities
-            .entry(&me, t, || IdentityIds::new(owned_cap, w));
-        if w > ident.window {
-            ident.roll(w);
+        let Ownership {
+            objects,
+            identities,
+            namespaces,
+        } = &mut **self
+            .state
+            .get_or_insert_with(|| Box::new(Ownership::new(cfg)));
+        if tumbling.index(wm) > self.swept_window {
+            self.swept_window = tumbling.index(wm);
+            identities.evict_idle(wm - self.cfg.actor_idle_secs, |e| {
+                fold_evicted(e, namespaces);
+            });
         }
+        let me = identity_hash(identity);
+        let owned_cap = cfg.max_owned_per_identity;
+        let (ident, evicted) = identities.entry(&me, t, || IdentityIds::new(owned_cap, w));
+        if let Some(e) = evicted {
+            fold_evicted(e, namespaces);
+        }
+        if w > ident.window {
+            ident.roll(w, namespaces, t);
+        }
+        // The first foreign id of the record in an ownership-scoped namespace.
         let mut foreign_here: Option<&IdRef<'_>> = None;
         if !ids.is_empty() {
             ident.id_calls += 1;
         }
         for id in &ids {
             let own = ident.owned.contains(id.hash);
-            let obj = self.objects.get_mut(&id.hash, t);
+            let obj = objects.get_mut(&id.hash, t);
             let foreign = !own
                 && obj
                     .as_ref()
                     .is_some_and(|o| o.owner != me && !o.shared && !o.others.contains(&me));
-            if foreign {
+            ident.touch_space(id.namespace, foreign);
+            let scoped = foreign
+                && namespaces
+                    .get(&id.namespace)
+                    .is_some_and(|n| n.ownership_scoped(cfg));
+            if scoped {
                 let o = obj.as_ref().map_or(0, |o| o.owner);
                 if ident.foreign.insert(id.hash) {
                     ident.foreign_distinct += 1;
@@ -378,7 +537,7 @@ impl BolaDetector {
             }
             match obj {
                 None => {
-                    self.objects.entry(&id.hash, t, || Object {
+                    objects.entry(&id.hash, t, || Object {
                         owner: me,
                         others: [0; 3],
                         shared: false,
@@ -408,7 +567,7 @@ impl BolaDetector {
             let collection = literal_before(template, None);
             for (key, value) in found {
                 let h = id_hash(key, collection, value);
-                let (o, _) = self.objects.entry(&h, t, || Object {
+                let (o, _) = objects.entry(&h, t, || Object {
                     owner: me,
                     others: [0; 3],
                     shared: false,
@@ -433,15 +592,21 @@ impl BolaDetector {
         });
         let learned = self.clock.learned_secs(t) >= self.cfg.min_learning_secs;
         let share = f64::from(ident.foreign_calls) / f64::from(ident.id_calls.max(1));
+        let limit = foreign_limit(&ident.baseline, cfg);
+        let observed = f64::from(ident.foreign_distinct);
         if !learned
             || ident.emitted >= self.cfg.max_findings_per_key_window
-            || ident.foreign_distinct < cfg.min_foreign_ids
+            || observed < limit
             || share < cfg.min_foreign_share
         {
             return;
         }
         ident.emitted += 1;
-        let observed = f64::from(ident.foreign_distinct);
+        let ns_share = namespaces
+            .get(&fid.namespace)
+            .map_or(0.0, |n| n.foreign_windows.mean());
+        let baseline = ident.baseline.mean();
+        let baseline_windows = ident.baseline.count();
         let ok_share = f64::from(ident.foreign_ok) / f64::from(ident.foreign_calls.max(1));
         let confidence = if ok_share >= 0.5 {
             Confidence::High
@@ -456,18 +621,23 @@ impl BolaDetector {
                 show_actor: true,
                 scope: "",
                 reason: format!(
-                    "accessed {} object ids owned by {} other identities in {} (limit {}); {} of {} identifier calls were to foreign ids, {} of them answered 2xx",
+                    "observed {} foreign ids/window vs baseline {} over {} windows (limit {}) in {}, owned by {} other identities; namespace `{}` is ownership-scoped ({}% of identity windows touch foreign ids, limit {}%); {} of {} identifier calls were to foreign ids, {} of them answered 2xx",
                     human(observed),
-                    human(ident.owners.len() as f64),
+                    human(baseline),
+                    human(f64::from(baseline_windows)),
+                    human(limit),
                     window_words(self.cfg.window_secs),
-                    human(f64::from(cfg.min_foreign_ids)),
+                    human(ident.owners.len() as f64),
+                    namespace_text(fid.name, fid.literal_before),
+                    human(100.0 * ns_share),
+                    human(100.0 * cfg.max_namespace_foreign_share),
                     human(f64::from(ident.foreign_calls)),
                     human(f64::from(ident.id_calls)),
                     human(f64::from(ident.foreign_ok)),
                 ),
                 observed,
-                baseline: None,
-                threshold: Some(f64::from(cfg.min_foreign_ids)),
+                baseline: Some(baseline),
+                threshold: Some(limit),
                 window: Some(tumbling.label()),
                 extra: vec![
                     ("foreign_ids", observed),
@@ -476,6 +646,8 @@ impl BolaDetector {
                     ("identifier_calls", f64::from(ident.id_calls)),
                     ("foreign_share", share),
                     ("foreign_2xx", f64::from(ident.foreign_ok)),
+                    ("baseline_windows", f64::from(baseline_windows)),
+                    ("namespace_foreign_share", ns_share),
                 ],
                 confidence,
             },
@@ -538,10 +710,191 @@ mod tests {
         assert!(!mask_id("a1b2c3d4e5f6a7b8c9d0").contains("c3d4"));
     }
 
+    /// `user{u}` GETs `/v1/{coll}/{id}` at `t` (answer `status`).
+    fn get(
+        d: &mut BolaDetector,
+        out: &mut Vec<Finding>,
+        t: i64,
+        user: &str,
+        coll: &str,
+        id: u64,
+        status: u16,
+    ) {
+        let x = with_identity(
+            rec(
+                t as u64,
+                t,
+                "GET",
+                &format!("/v1/{coll}/{{id}}"),
+                &format!("/v1/{coll}/{id}"),
+                "10.0.0.1",
+                status,
+            ),
+            user,
+        );
+        d.detect(&[x], out);
+    }
+
+    /// Two hours of 20 users reading their own 30 documents each.
+    fn owners_reading_their_documents(d: &mut BolaDetector, out: &mut Vec<Finding>) {
+        for t in 0..7200 {
+            if t % 6 == 0 {
+                let u = (t / 6) % 20;
+                let doc = u as u64 * 1000 + (t as u64 / 120) % 30;
+                get(d, out, t, &format!("user{u}"), "docs", doc, 200);
+            }
+        }
+    }
+
+    #[test]
+    fn limits_follow_the_identitys_own_baseline() {
+        let rule = BolaRule::default();
+        let mut quiet = Ewma::with_half_life(IDENTITY_HALF_LIFE_WINDOWS).unwrap();
+        assert_eq!(foreign_limit(&quiet, &rule), 10.0, "no history: the floor");
+        for _ in 0..200 {
+            quiet.update(0.0);
+        }
+        assert_eq!(
+            foreign_limit(&quiet, &rule),
+            10.0,
+            "0 + 5 × 1 is below the floor"
+        );
+        let mut support = quiet;
+        for _ in 0..400 {
+            support.update(20.0);
+        }
+        // 20 + 5 × max(σ ≈ 0, 20 / 2, 1) = 70.
+        let limit = foreign_limit(&support, &rule);
+        assert!((limit - 70.0).abs() < 0.5, "{limit}");
+    }
+
+    #[test]
+    fn invalid_baseline_settings_are_refused() {
+        for set in [
+            (|c: &mut BolaRule| c.baseline_z = -1.0) as fn(&mut BolaRule),
+            |c| c.baseline_z = f64::NAN,
+            |c| c.max_namespace_foreign_share = 1.5,
+            |c| c.max_namespaces = 0,
+        ] {
+            let mut cfg = BehavioralConfig::default();
+            set(&mut cfg.bola);
+            let err = BolaDetector::new(cfg).err().expect("refused").to_string();
+            assert!(
+                err.contains("`bola`") && err.contains("baseline_z finite and >= 0"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn state_is_allocated_only_once_the_enabled_rule_sees_an_identifier() {
+        let mut off = quick_config();
+        off.bola.enabled = false;
+        let mut out = Vec::new();
+        let mut d = BolaDetector::new(off).unwrap();
+        get(&mut d, &mut out, 0, "user0", "docs", 7, 200);
+        assert!(d.state.is_none(), "disabled: nothing allocated");
+        let mut d = BolaDetector::new(quick_config()).unwrap();
+        assert!(d.state.is_none(), "enabled: allocated on first use");
+        get(&mut d, &mut out, 0, "user0", "docs", 7, 200);
+        assert_eq!((d.tracked_identities(), d.tracked_objects()), (1, 1));
+    }
+
+    #[test]
+    fn a_catalogue_everyone_browses_is_not_ownership_scoped_and_never_alerts() {
+        let mut d = BolaDetector::new(quick_config()).unwrap();
+        let mut out = Vec::new();
+        let mut rng = super::super::test_support::Rng(5);
+        // Three hours of 20 users browsing a catalogue of 5,000 items (the first reader of an
+        // item "owns" it until three identities read it).
+        for t in 0..10_800 {
+            if t % 6 == 0 {
+                let u = (t / 6) % 20;
+                get(
+                    &mut d,
+                    &mut out,
+                    t,
+                    &format!("user{u}"),
+                    "items",
+                    rng.below(5000),
+                    200,
+                );
+            }
+        }
+        // user0 browses 40 more items in a minute.
+        for k in 0..40 {
+            get(
+                &mut d,
+                &mut out,
+                10_800 + k,
+                "user0",
+                "items",
+                rng.below(5000),
+                200,
+            );
+        }
+        assert!(
+            out.is_empty(),
+            "{:?}",
+            out.iter().map(|f| &f.description).collect::<Vec<_>>()
+        );
+        let state = d.state.as_ref().unwrap();
+        let mut buf = [0u8; 48];
+        let items = stable_hash(namespace("id", "items", &mut buf));
+        let ns = state.namespaces.get(&items).expect("the items namespace");
+        assert!(
+            ns.foreign_windows.count() >= 100 && !ns.ownership_scoped(&d.cfg.bola),
+            "share {}",
+            ns.foreign_windows.mean()
+        );
+    }
+
+    #[test]
+    fn snapshots_keep_the_baselines_and_refuse_other_layouts() {
+        let cfg = quick_config();
+        let mut d = BolaDetector::new(cfg.clone()).unwrap();
+        let mut out = Vec::new();
+        owners_reading_their_documents(&mut d, &mut out);
+        let snap = crate::Detector::snapshot(&d).unwrap();
+        let mut r = BolaDetector::new(cfg.clone()).unwrap();
+        crate::Detector::restore(&mut r, &snap).unwrap();
+        let (a, b) = (d.state.as_ref().unwrap(), r.state.as_ref().unwrap());
+        let me = identity_hash("user3");
+        let baseline = |s: &Ownership| s.identities.get(&me).unwrap().baseline;
+        assert_eq!(baseline(a), baseline(b));
+        assert!(baseline(b).count() >= 5);
+        assert_eq!(a.namespaces.len(), b.namespaces.len());
+        assert_eq!(a.objects.len(), b.objects.len());
+
+        #[derive(Serialize)]
+        struct Version1 {
+            swept_window: i64,
+        }
+        #[derive(Serialize)]
+        struct Version3 {
+            state_format: u16,
+        }
+        let mut refused = |bytes: Vec<u8>| match crate::Detector::restore(&mut r, &bytes) {
+            Err(crate::detectors::SnapshotError::Decode { reason, .. }) => reason,
+            other => panic!("{other:?}"),
+        };
+        let v1 =
+            super::super::snapshot::encode("behavioral.bola", &cfg, &Version1 { swept_window: 0 });
+        assert!(refused(v1).contains("missing field `state_format`"));
+        let v3 =
+            super::super::snapshot::encode("behavioral.bola", &cfg, &Version3 { state_format: 3 });
+        assert!(refused(v3).contains("BOLA state format 3 is unknown (this build reads 2)"));
+        assert_eq!(
+            baseline(r.state.as_ref().unwrap()),
+            baseline(a),
+            "unchanged on error"
+        );
+    }
+
     #[test]
     fn foreign_ids_of_other_owners_alert_and_own_ids_do_not() {
-        let mut cfg = quick_config();
-        cfg.bola.enabled = true;
+        let cfg = quick_config();
+        assert!(cfg.bola.enabled, "on by default");
         let mut d = BolaDetector::new(cfg).unwrap();
         let mut out = Vec::new();
         let mut n = 0u64;

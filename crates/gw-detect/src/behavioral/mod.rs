@@ -271,22 +271,38 @@ impl Default for ParamRule {
 /// responses carried it (`"id"` / `"…Id"` / `"…_id"` fields of a JSON body). An identity's
 /// access to an id it does not own, owned by another identity and not shared (fetched
 /// successfully by `shared_after` identities or more), is *foreign*.
+///
+/// A namespace is *ownership-scoped* once `min_namespace_windows` identity windows used it and
+/// at most `max_namespace_foreign_share` of them touched a foreign id; only foreign ids of
+/// ownership-scoped namespaces count. An identity alerts when its distinct foreign ids in one
+/// window reach `max(min_foreign_ids, mean + baseline_z × max(σ, mean / 2, 1))` of its own
+/// per-window history (EWMA) and `min_foreign_share` of its identifier calls.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BolaRule {
-    /// Off by default (see `Default`): set `behavioral.bola.enabled = true` where identities
-    /// only ever touch their own objects.
+    /// Default true.
     pub enabled: bool,
-    /// Distinct foreign ids one identity must access in one window. Default 10.
+    /// Distinct foreign ids one identity must access in one window, whatever its baseline.
+    /// Default 10.
     pub min_foreign_ids: u32,
     /// ... and their share of the identity's identifier calls in the window. Default 0.5.
     pub min_foreign_share: f64,
+    /// Standard deviations (at least half the mean, at least 1) above the identity's own mean
+    /// of distinct foreign ids per window. Default 5.
+    pub baseline_z: f64,
+    /// A namespace where more than this share of identity windows touch foreign ids is not
+    /// ownership-scoped (a catalogue, a directory) and never alerts. Default 0.1.
+    pub max_namespace_foreign_share: f64,
+    /// Identity windows a namespace must have seen before it may alert. Default 100.
+    pub min_namespace_windows: u32,
     /// Owned ids remembered per identity (most recent kept). Default 256.
     pub max_owned_per_identity: usize,
     /// Identities tracked. Default 100,000.
     pub max_identities: usize,
     /// Object ids in the global owner map. Default 1,000,000.
     pub max_objects: usize,
+    /// Resource namespaces tracked. Default 4,096.
+    pub max_namespaces: usize,
     /// An id fetched successfully by this many distinct identities (2..=4) is shared. Default 3.
     pub shared_after: u8,
 }
@@ -294,16 +310,16 @@ pub struct BolaRule {
 impl Default for BolaRule {
     fn default() -> Self {
         BolaRule {
-            // Opt-in until it learns each identity's normal foreign share: on a simulated week
-            // (seed 1, 10 rps) identities that legitimately browse others' objects (support
-            // staff, shared catalogues) raised ~20 alerts on 36 endpoints, 8 per 100 endpoints
-            // and day against a budget of 1.
-            enabled: false,
+            enabled: true,
             min_foreign_ids: 10,
             min_foreign_share: 0.5,
+            baseline_z: 5.0,
+            max_namespace_foreign_share: 0.1,
+            min_namespace_windows: 100,
             max_owned_per_identity: 256,
             max_identities: 100_000,
             max_objects: 1_000_000,
+            max_namespaces: 4_096,
             shared_after: 3,
         }
     }
@@ -494,6 +510,11 @@ impl BehavioralConfig {
         let b = &self.bola;
         if b.min_foreign_ids == 0
             || !(0.0..=1.0).contains(&b.min_foreign_share)
+            || !b.baseline_z.is_finite()
+            || b.baseline_z < 0.0
+            || !(0.0..=1.0).contains(&b.max_namespace_foreign_share)
+            || b.max_namespaces == 0
+            || b.max_namespaces > 1 << 31
             || b.max_owned_per_identity == 0
             || b.max_owned_per_identity > 1 << 20
             || b.max_identities == 0
@@ -505,7 +526,7 @@ impl BehavioralConfig {
             return Err(invalid(
                 "bola",
                 format!("{b:?}"),
-                "min_foreign_ids at least 1, min_foreign_share in [0,1], max_owned_per_identity 1..=1048576, max_identities and max_objects 1..=2147483648, shared_after 2..=4",
+                "min_foreign_ids at least 1, min_foreign_share and max_namespace_foreign_share in [0,1], baseline_z finite and >= 0, max_owned_per_identity 1..=1048576, max_identities, max_objects and max_namespaces 1..=2147483648, shared_after 2..=4",
             ));
         }
         let m = &self.marks;
@@ -799,7 +820,7 @@ rule!(
     High,
     [Api1],
     [COLLECTION, INITIAL_ACCESS],
-    "One identity accessed many object ids that never appeared in its own requests or responses while other identities own them: broken object-level authorization (BOLA) being exploited or probed.",
+    "One identity accessed far more object ids owned by other identities than it normally does, in a resource where identities normally touch only their own objects: broken object-level authorization (BOLA) being exploited or probed.",
     "Enforce object-level authorization on this endpoint (check the caller owns or may read every object id), and review what the identity fetched."
 );
 
