@@ -44,6 +44,17 @@ pub fn evidence_fragment(text: &str, span: Range<usize>) -> String {
     cap_chars(gw_classify::mask_text(&mask_credentials(&out)))
 }
 
+/// The fragment shown instead of the value of a field named like a credential: the name,
+/// printable and within the same bound as every other fragment.
+pub fn credential_field_fragment(name: &str) -> String {
+    let mut out = String::from("[MASKED: value of credential field `");
+    for c in name.chars() {
+        push_printable(&mut out, c);
+    }
+    out.push_str("`]");
+    cap_chars(out)
+}
+
 /// Masking can lengthen a short secret to `[MASKED]`; the cap keeps the documented bound.
 fn cap_chars(s: String) -> String {
     let limit = MAX_FRAGMENT_CHARS + 2;
@@ -163,6 +174,19 @@ fn looks_like_secret(run: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credential_field_fragments_keep_the_bound_and_are_printable() {
+        assert_eq!(
+            credential_field_fragment("password"),
+            "[MASKED: value of credential field `password`]"
+        );
+        // A proptest found a 300-byte cookie name carried whole into the evidence.
+        let long = format!("passwd{}\n", "%25".repeat(100));
+        let f = credential_field_fragment(&long);
+        assert!(f.chars().count() <= MAX_FRAGMENT_CHARS + 2, "{f}");
+        assert!(f.ends_with('…') && !f.contains('\n'), "{f}");
+    }
 
     #[test]
     fn long_values_are_cut_with_context() {

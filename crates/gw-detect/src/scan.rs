@@ -16,7 +16,7 @@ use std::collections::HashSet;
 use gw_model::{BodyEncoding, Confidence, Exchange, REDACTED};
 
 use crate::decode::canonicalize;
-use crate::fragment::evidence_fragment;
+use crate::fragment::{credential_field_fragment, evidence_fragment};
 use crate::json_walk::{JsonItem, format_path, walk_json};
 use crate::rules::{Place, RuleMeta, ScanValue, VALUE_RULES, byte_mask, is_mongo_operator_name};
 use crate::user_agent::{SUSPICIOUS_UA, classify_user_agent};
@@ -539,7 +539,7 @@ fn scan_value(
                 confidence: v.confidence,
                 reason: v.reason,
                 fragment: if is_credential_name(name) {
-                    format!("[MASKED: value of credential field `{name}`]")
+                    credential_field_fragment(name)
                 } else {
                     evidence_fragment(&text, v.span)
                 },
