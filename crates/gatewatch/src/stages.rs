@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use anyhow::{Context, Result};
-use gw_classify::{BodySampler, BodySamplingConfig, Classifier, SamplingStats};
+use gw_classify::{BodySampler, BodySamplingConfig, Classifier};
 use gw_detect::{AlertBook, Detector, ReputationDetector, ThreatList};
 use gw_enrich::{Enricher, ListCategory};
 use gw_model::Finding;
@@ -72,7 +72,6 @@ impl Stages {
                 classifier: self.classifier.clone(),
                 sampler: BodySampler::new(&self.sampling)
                     .expect("the config validated the body sampling"),
-                counted: SamplingStats::default(),
                 live: self.live.clone(),
                 metrics: ComponentMetrics::default(),
             }),
@@ -118,8 +117,6 @@ impl Operator for EnrichStage {
 struct ClassifyStage {
     classifier: Arc<Classifier>,
     sampler: BodySampler,
-    /// Sampler totals already added to `live`.
-    counted: SamplingStats,
     live: Arc<LiveStats>,
     metrics: ComponentMetrics,
 }
@@ -134,16 +131,9 @@ impl Operator for ClassifyStage {
             let findings = self.sampler.classify(&self.classifier, x);
             x.sensitive = gw_classify::sensitive_labels(&findings);
         }
-        let now = self.sampler.stats();
-        self.live.bodies_scanned.fetch_add(
-            now.bodies_scanned - self.counted.bodies_scanned,
-            Ordering::Relaxed,
-        );
-        self.live.bodies_skipped.fetch_add(
-            now.bodies_skipped - self.counted.bodies_skipped,
-            Ordering::Relaxed,
-        );
-        self.counted = now;
+        let counts = self.sampler.take_stats();
+        (self.live.bodies_scanned).fetch_add(counts.bodies_scanned, Ordering::Relaxed);
+        (self.live.bodies_skipped).fetch_add(counts.bodies_skipped, Ordering::Relaxed);
         let n = batch.len() as u64;
         self.metrics.received += n;
         self.metrics.sent += n;

@@ -19,6 +19,7 @@
 use std::collections::{HashMap, HashSet};
 
 use gw_model::Exchange;
+use gw_sketch::{stable_hash, stable_hash_parts};
 use serde::{Deserialize, Serialize};
 
 use crate::classifier::Classifier;
@@ -136,15 +137,22 @@ impl BodySampler {
         self.stats
     }
 
+    /// The counts since the last call (for callers that add them to shared totals).
+    pub fn take_stats(&mut self) -> SamplingStats {
+        std::mem::take(&mut self.stats)
+    }
+
     /// Every sensitive value of `x` in the places that were scanned.
     pub fn classify(&mut self, classifier: &Classifier, x: &Exchange) -> Vec<FieldFinding> {
-        let endpoint = x.endpoint.as_ref().map(|e| fnv1a(e.id.as_bytes()));
-        let record = fnv1a(x.id.as_bytes());
+        // None: every body is scanned and nothing learned (no endpoint, or sampling off).
+        let endpoint = (x.endpoint.as_ref())
+            .filter(|_| self.cfg.enabled)
+            .map(|e| stable_hash(e.id.as_bytes()));
         let has_request = x.request.body.is_some();
         let has_response = x.response.body.is_some();
         let parts = BodyParts {
-            request: has_request && self.scan(endpoint, false, record),
-            response: has_response && self.scan(endpoint, true, record),
+            request: has_request && self.scan(endpoint, false, &x.id),
+            response: has_response && self.scan(endpoint, true, &x.id),
         };
         let findings = classify_exchange_parts(classifier, x, parts);
         for (scanned, present, response) in [
@@ -165,25 +173,19 @@ impl BodySampler {
     }
 
     /// Whether the body of `endpoint` in this direction is scanned.
-    fn scan(&self, endpoint: Option<u64>, response: bool, record: u64) -> bool {
-        if !self.cfg.enabled {
-            return true;
-        }
+    fn scan(&self, endpoint: Option<u64>, response: bool, record_id: &str) -> bool {
         let Some(endpoint) = endpoint else {
             return true;
         };
         match self.keys.get(&(endpoint, response)) {
             Some(state) if state.sampled(&self.cfg) => {
-                record.is_multiple_of(u64::from(self.cfg.every))
+                stable_hash(record_id.as_bytes()).is_multiple_of(u64::from(self.cfg.every))
             }
             _ => true,
         }
     }
 
     fn learn(&mut self, endpoint: Option<u64>, response: bool, findings: &[FieldFinding]) {
-        if !self.cfg.enabled {
-            return;
-        }
         let Some(endpoint) = endpoint else {
             return;
         };
@@ -207,26 +209,7 @@ impl BodySampler {
 /// Identity of a label: kind (or custom name), field path and status class.
 fn label_hash(f: &FieldFinding) -> u64 {
     let status = f.status_class.map_or(0, |s| s as u8 + 1);
-    let mut h = fnv1a(f.label.as_bytes());
-    h = fnv1a_continue(h, &[0xff]);
-    h = fnv1a_continue(h, f.field_path.as_bytes());
-    fnv1a_continue(h, &[0xff, status])
-}
-
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
-
-/// FNV-1a: stable across processes and versions (sample choice must replay identically).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    fnv1a_continue(FNV_OFFSET, bytes)
-}
-
-fn fnv1a_continue(mut h: u64, bytes: &[u8]) -> u64 {
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(FNV_PRIME);
-    }
-    h
+    stable_hash_parts(&[f.label.as_bytes(), f.field_path.as_bytes(), &[status]])
 }
 
 #[cfg(test)]
