@@ -44,6 +44,22 @@ struct KeyMarks {
     dropped: u64,
 }
 
+impl KeyMarks {
+    fn new(window: i64) -> Self {
+        KeyMarks {
+            window,
+            kept: Vec::new(),
+            fired: None,
+            dropped: 0,
+        }
+    }
+
+    /// Starts window `w`, forgetting the previous one.
+    fn roll(&mut self, w: i64) {
+        *self = KeyMarks::new(w);
+    }
+}
+
 /// Pending and ready marks of one detector.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct MarkBook {
@@ -87,21 +103,13 @@ impl MarkBook {
             return;
         }
         let t = x.observed_at.as_second();
-        let (k, _) = self.keys.entry(&key, t, || KeyMarks {
-            window: w,
-            kept: Vec::new(),
-            fired: None,
-            dropped: 0,
-        });
+        let (k, _) = self.keys.entry(&key, t, || KeyMarks::new(w));
         if k.window != w {
             if w < k.window {
                 // A late record of a closed window: its alert state is gone.
                 return;
             }
-            k.window = w;
-            k.kept.clear();
-            k.fired = None;
-            k.dropped = 0;
+            k.roll(w);
         }
         match &k.fired {
             Some((fp, conf, at)) => {
@@ -150,17 +158,9 @@ impl MarkBook {
             return;
         }
         let t = f.first_seen.as_second();
-        let (k, _) = self.keys.entry(&key, t, || KeyMarks {
-            window: w,
-            kept: Vec::new(),
-            fired: None,
-            dropped: 0,
-        });
+        let (k, _) = self.keys.entry(&key, t, || KeyMarks::new(w));
         if k.window != w {
-            k.window = w;
-            k.kept.clear();
-            k.fired = None;
-            k.dropped = 0;
+            k.roll(w);
         }
         if k.fired.is_none() {
             let conf = confidence_value(f.confidence);
