@@ -12,6 +12,10 @@
 //! request values into findings: evidence goes through [`fragment::evidence_fragment`], the
 //! single place where values are cut and masked.
 
+// The shared test record builders (tests/support) name this crate by its package name.
+#[cfg(test)]
+extern crate self as gw_detect;
+
 pub mod behavioral;
 pub mod decode;
 pub mod dedup;

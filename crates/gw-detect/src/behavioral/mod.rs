@@ -1243,7 +1243,9 @@ macro_rules! behavioral_detector {
 }
 pub(crate) use behavioral_detector;
 
+/// The record builders the integration tests use, shared with the unit tests.
 #[cfg(test)]
+#[path = "../../tests/support/behav_records.rs"]
 pub(crate) mod test_support;
 
 #[cfg(test)]

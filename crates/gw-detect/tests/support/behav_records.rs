@@ -1,4 +1,4 @@
-//! Record builders for the behavioural integration tests (mirrors the unit tests' helpers).
+//! Record builders for the behavioural integration tests (also the unit tests' helpers).
 
 #![allow(dead_code)]
 
