@@ -5,6 +5,7 @@ pub mod apim;
 pub mod aws_alb;
 pub mod aws_apigw;
 pub mod envoy;
+mod fast_json;
 pub(crate) mod fields;
 pub mod har;
 pub mod kong;

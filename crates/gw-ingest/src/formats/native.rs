@@ -3,7 +3,7 @@
 use gw_model::{EXCHANGE_SCHEMA, Exchange, SourceKind};
 use serde_json::value::RawValue;
 
-use super::fields;
+use super::{fast_json, fields};
 use crate::decoder::{line_of, offset_in};
 use crate::{DecodeCtx, DecodeError, Decoder, Emit, Framing, RejectReason, Sample, Unit};
 
@@ -102,7 +102,7 @@ fn decode_record(
     ctx: &DecodeCtx,
     out: &mut dyn Emit,
 ) {
-    let parsed = match serde_json::from_slice::<Exchange>(bytes) {
+    let parsed = match parse_exchange(bytes) {
         Err(e) if e.to_string().starts_with("unknown field") => {
             parse_keeping_unknown_members(bytes)
         }
@@ -120,6 +120,21 @@ fn decode_record(
             err.entry = entry;
             out.reject(err, bytes);
         }
+    }
+}
+
+/// Parses one record. A record that is valid UTF-8 as a whole (the usual case) is first tried
+/// on the fast path, which yields exactly what serde_json would or gives up; a record it gives up
+/// on is read by serde_json's `from_str`, which skips the per-string UTF-8 check `from_slice`
+/// makes. Any other record takes `from_slice`, so every path reports the same errors at the same
+/// positions.
+fn parse_exchange(bytes: &[u8]) -> Result<Exchange, serde_json::Error> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => match fast_json::from_str(text) {
+            Some(x) => Ok(x),
+            None => serde_json::from_str(text),
+        },
+        Err(_) => serde_json::from_slice(bytes),
     }
 }
 
@@ -186,4 +201,211 @@ fn validate(x: Exchange) -> Result<Exchange, DecodeError> {
         ));
     }
     Ok(x)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::*;
+
+    /// The fast path may give up on anything, but whatever it returns must be exactly what
+    /// serde_json returns; returns whether it took the input.
+    fn fast_path_agrees(text: &str) -> bool {
+        let slow = serde_json::from_str::<Exchange>(text);
+        match fast_json::from_str::<Exchange>(text) {
+            Some(fast) => {
+                match slow {
+                    Ok(slow) => assert_eq!(fast, slow, "{text}"),
+                    Err(e) => panic!("fast path accepted what serde_json refuses ({e}): {text}"),
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn golden(name: &str) -> String {
+        let path = format!("{}/tests/golden/native/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(path).expect("golden input is readable")
+    }
+
+    /// A record shaped like the simulator's: escaped JSON bodies, a bearer token, a few headers.
+    fn simulated(i: usize) -> serde_json::Value {
+        let body = json!([{"amount": 164.44 + i as f64, "counterpartyName": "Kitchen \"Chair\"",
+            "note": "line\nbreak\ttab \u{1} ctl", "city": "Zürich ✓", "id": format!("c7340cd1-{i}")}]);
+        let body = body.to_string();
+        json!({
+            "schema": "gatewatch.exchange/1", "id": format!("018fdb65-4cf4-7e19-b82b-{i:012}"),
+            "observed_at": "2024-06-03T00:00:00.244299Z", "duration_ms": 194.947,
+            "upstream_duration_ms": 181.301 * i as f64,
+            "source": {"kind": "native", "capture": "frontend", "gateway": "gw-sim-edge", "raw_ref": null},
+            "request_id": null, "trace_id": null,
+            "client": {"ip": format!("124.0.{}.174", i % 250), "port": 34554, "forwarded_for": ["203.0.113.9", "2001:db8::7"],
+                       "resolved_ip": null, "user_agent": "Dart/3.3 (dart:io)", "tls": {"version": "TLSv1.3", "sni": "api"}},
+            "server": {"host": "api.bank.example.com", "ip": null, "port": 443},
+            "request": {"method": "POST", "scheme": "https", "path": format!("/v2/accounts/{i}/transactions"),
+                        "query": "limit=126", "http_version": "1.1",
+                        "headers": [{"name": "host", "value": "api.bank.example.com"},
+                                    {"name": "authorization", "value": "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIyM2UyNGQyMiJ9.-i9IlHvwDPqP9uHvEO7Cv_c1w3VcbjU6B"}],
+                        "body": {"size": body.len(), "captured": body.len(), "truncated": false, "encoding": "utf8", "content": body, "redacted": false},
+                        "size": 504},
+            "response": {"status": 200, "headers": [{"name": "content-type", "value": "application/json"}],
+                         "body": {"size": 3, "captured": 3, "truncated": true, "encoding": "base64", "content": "AAEC", "redacted": false},
+                         "size": 518, "content_type": "application/json"},
+            "upstream": {"address": "10.1.4.17:8080", "status": 201, "cluster": "outbound|8080||orders"},
+            "api": null,
+            "identity": {"consumer_id": null, "auth_type": "bearer_jwt", "principal": "23e24d22@https://auth.bank.example.com", "credential_fp": null},
+            "gateway": {"error": {"source": "upstream", "reason": null}, "cache": null, "retries": 0},
+            "labels": {"env": "prod", "team": "payments"},
+            "extra": {"envoy.flags": "-", "n": [1, -2, 3.5e3, {"deep": [null, true, "x\\y"]}]}
+        })
+    }
+
+    #[test]
+    fn fast_path_reads_simulator_shaped_records_exactly_as_serde_json() {
+        for i in 0..50 {
+            let record = simulated(i);
+            assert!(
+                fast_path_agrees(&record.to_string()),
+                "record {i} took the slow path"
+            );
+            assert!(
+                fast_path_agrees(&serde_json::to_string_pretty(&record).unwrap()),
+                "pretty record {i} took the slow path"
+            );
+        }
+    }
+
+    #[test]
+    fn fast_path_reads_the_golden_records_exactly_as_serde_json() {
+        let records = golden("records.input");
+        let taken = records.lines().filter(|l| fast_path_agrees(l)).count();
+        // Every valid record without unknown members; the others are rejects or carry `label`.
+        assert_eq!(taken, 4);
+        let array: Vec<serde_json::Value> = serde_json::from_str(&golden("array.input")).unwrap();
+        for entry in array {
+            fast_path_agrees(&entry.to_string());
+        }
+    }
+
+    #[test]
+    fn fast_path_gives_up_on_what_it_does_not_handle() {
+        let base = simulated(1).to_string();
+        let cases = [
+            // An unknown member (kept in `extra` by the slow path).
+            base.replacen("\"trace_id\"", "\"trace\"", 1),
+            // A duplicate member.
+            base.replacen(
+                "\"trace_id\":null",
+                "\"trace_id\":null,\"trace_id\":\"t\"",
+                1,
+            ),
+            // A surrogate pair escape, and a lone surrogate serde_json refuses.
+            base.replacen("Dart/3.3", "Dart \\ud83d\\ude00", 1),
+            base.replacen("Dart/3.3", "Dart \\ud83d", 1),
+            // Wrong types, a trailing comma, a struct written as an array, trailing data.
+            base.replacen("\"port\":443", "\"port\":\"443\"", 1),
+            base.replacen("\"port\":443", "\"port\":443,", 1),
+            base.replacen("\"port\":443", "\"port\":443.0", 1),
+            base.replacen("\"port\":443", "\"port\":-443", 1),
+            format!("{base} x"),
+        ];
+        for case in &cases {
+            assert!(!fast_path_agrees(case), "{case}");
+        }
+    }
+
+    #[test]
+    fn decoding_takes_the_same_ids_and_rejects_on_both_paths() {
+        let ctx = DecodeCtx::new("sample.ndjson");
+        let mut fast = crate::formats::testing::Collect::default();
+        let mut slow = crate::formats::testing::Collect::default();
+        for (i, line) in golden("records.input").lines().enumerate() {
+            decode_record(line.as_bytes(), i as u64 + 1, None, 0, &ctx, &mut fast);
+            // What the decoder did before the fast path.
+            match serde_json::from_str::<Exchange>(line) {
+                Ok(x) => match validate(x) {
+                    Ok(mut x) => {
+                        ctx.finish_record(&mut x, i as u64 + 1, 0, line.as_bytes());
+                        slow.0.push(x);
+                    }
+                    Err(e) => slow.1.push(e),
+                },
+                Err(_) => slow.1.push(DecodeError::new(RejectReason::InvalidJson, "")),
+            }
+        }
+        // `label` is an unknown member: accepted by the slow path of both, refused by serde.
+        assert_eq!(fast.0.len(), slow.0.len() + 1);
+        let ids: Vec<_> = fast.0.iter().map(|x| x.id.clone()).collect();
+        assert!(slow.0.iter().all(|x| fast.0.contains(x)), "{ids:?}");
+    }
+
+    /// Edits that break a record in the places a JSON reader can go wrong.
+    fn mutate(text: &str, at: usize, edit: u8, piece: &str) -> String {
+        let mut s = text.to_string();
+        let mut at = at % (s.len() + 1);
+        while !s.is_char_boundary(at) {
+            at -= 1;
+        }
+        match edit % 3 {
+            0 => s.insert_str(at, piece),
+            1 => {
+                let mut end = (at + piece.len()).min(s.len());
+                while !s.is_char_boundary(end) {
+                    end -= 1;
+                }
+                s.replace_range(at..end, "");
+            }
+            _ => s.truncate(at),
+        }
+        s
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 512,
+            failure_persistence: None,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(0x6661_7374),
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn fast_path_never_disagrees_with_serde_json_on_broken_records(
+            pick in 0usize..4,
+            edits in prop::collection::vec(
+                (any::<usize>(), any::<u8>(), prop::sample::select(vec![
+                    "\"", "\\", "\\u00", "\\ud800", ",", ":", "{", "}", "[", "]", "null", "true",
+                    "0", "-1", "1e9", " ", "\n", "\u{1}", "é", "\"x\":1,", "{\"a\":\"b\"}",
+                ])),
+                1..4,
+            ),
+        ) {
+            let base = match pick {
+                0 => simulated(7).to_string(),
+                1 => serde_json::to_string_pretty(&simulated(3)).unwrap(),
+                _ => golden("records.input").lines().nth(pick - 2).unwrap().to_string(),
+            };
+            let text = edits
+                .iter()
+                .fold(base, |t, (at, edit, piece)| mutate(&t, *at, *edit, piece));
+            fast_path_agrees(&text);
+        }
+    }
+
+    /// Checks a whole NDJSON file, such as `gatewatch simulate` output:
+    /// `GW_NATIVE_SAMPLE=/tmp/ingest-sample.ndjson cargo test -p gw-ingest --release -- --ignored`.
+    #[test]
+    #[ignore = "needs a sample file named by GW_NATIVE_SAMPLE"]
+    fn fast_path_reads_a_sample_file_exactly_as_serde_json() {
+        let path = std::env::var("GW_NATIVE_SAMPLE").expect("GW_NATIVE_SAMPLE names a file");
+        let text = std::fs::read_to_string(path).expect("sample is readable UTF-8");
+        let (mut lines, mut taken) = (0, 0);
+        for line in text.lines().filter(|l| !l.is_empty()) {
+            lines += 1;
+            taken += usize::from(fast_path_agrees(line));
+        }
+        assert_eq!(taken, lines, "every sample record takes the fast path");
+    }
 }
