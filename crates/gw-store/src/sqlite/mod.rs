@@ -12,6 +12,7 @@ mod runs;
 mod sensitive;
 mod settings;
 mod specs;
+mod text;
 
 use std::cell::OnceCell;
 use std::net::IpAddr;
