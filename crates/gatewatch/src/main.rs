@@ -28,6 +28,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc instead of the system allocator: records cross threads (decoded on the HTTP or
+/// ingest thread, freed by the store writer), and glibc's arenas made every cross-thread free
+/// and its consolidation a visible share of `serve`'s CPU (docs/PERFORMANCE.md, session 4).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use crate::config::Config;
 
 /// Gatewatch: API discovery, posture and runtime threat detection from the traffic your
