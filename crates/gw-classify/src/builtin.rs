@@ -1073,13 +1073,23 @@ fn looks_like_code(v: &str) -> bool {
         ".pem", ".p12", ".key", ".keytab", ".cer", ".crt", ".json", ".txt", ".jks",
     ]
     .iter()
-    .any(|ext| v.to_ascii_lowercase().ends_with(ext));
+    .any(|ext| {
+        v.len() >= ext.len()
+            && v.as_bytes()[v.len() - ext.len()..].eq_ignore_ascii_case(ext.as_bytes())
+    });
     dotted_ident || constant || path || file
 }
 
 pub(crate) fn secret_value_ok(v: &str) -> bool {
     let v = v.trim();
-    if v.len() < 8 || v.len() > 512 || validate::is_placeholder(v) || looks_like_code(v) {
+    secret_shape_ok(v) && !validate::is_placeholder(v)
+}
+
+/// [`secret_value_ok`] for a trimmed value the caller already knows is no placeholder
+/// (`validate::is_placeholder`): length, not code or a path, not joined-up words, random
+/// enough.
+pub(crate) fn secret_shape_ok(v: &str) -> bool {
+    if v.len() < 8 || v.len() > 512 || looks_like_code(v) {
         return false;
     }
     if v.contains(' ') && v.split(' ').count() > 2 {

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::builtin::{name_segments, secret_name, secret_value_ok};
+use crate::builtin::{name_segments, secret_name, secret_shape_ok};
 use crate::classifier::{Classifier, Match, RuleId};
 use crate::json_walk::{self, Step};
 use crate::kind::{SensitiveKind, Sensitivity};
@@ -111,8 +111,10 @@ const SCANNED_HEADERS: [&str; 10] = [
 
 thread_local! {
     /// `kind_from_field_name` answers by name: API bodies repeat the same keys.
-    static NAME_KINDS: RefCell<HashMap<Box<str>, Option<SensitiveKind>>> =
-        RefCell::new(HashMap::new());
+    /// Seeded per process (`foldhash`): far cheaper than SipHash on short names, and names
+    /// cannot be crafted to collide without the seed.
+    static NAME_KINDS: RefCell<HashMap<Box<str>, Option<SensitiveKind>, foldhash::fast::RandomState>> =
+        RefCell::new(HashMap::default());
 }
 
 /// Names remembered per thread before the memo starts over.
@@ -266,7 +268,8 @@ fn value_fits(kind: SensitiveKind, value: &str) -> Option<f32> {
     match kind {
         SensitiveKind::Secret => {
             let ok = v.len() >= 6 && !crate::validate::is_placeholder(v) && !v.contains("***");
-            ok.then_some(if secret_value_ok(v) { 0.9 } else { 0.7 })
+            // `v` is trimmed and no placeholder: what `secret_value_ok` checks besides.
+            ok.then_some(if secret_shape_ok(v) { 0.9 } else { 0.7 })
         }
         SensitiveKind::Person => (letters >= 2 && digits == 0 && v.len() <= 100).then_some(0.8),
         SensitiveKind::Address => (letters >= 3 && v.len() >= 5).then_some(0.75),
@@ -376,6 +379,10 @@ impl<'c> Collector<'c> {
             && let Some(conf) = value_fits(kind, value)
         {
             self.add(path, kind, c.field_rule, value, conf);
+        }
+        // Without custom field-name classifiers there are no rules to walk for every field.
+        if !c.has_custom_field_rules {
+            return;
         }
         let custom: Vec<(RuleId, SensitiveKind)> = c
             .custom_field_rules(name)
@@ -625,7 +632,11 @@ impl Classifier {
     /// (`/users/{1}` style: `path[1]`).
     pub fn scan_path(&self, path: &str, status: Option<StatusClass>) -> Vec<FieldFinding> {
         let mut col = Collector::new(self, Location::Path, status);
-        let path = path.split(['?', '#']).next().unwrap_or("");
+        // Path segments are short: a byte loop beats setting up a vectorised search.
+        let end = (path.bytes())
+            .position(|c| c == b'?' || c == b'#')
+            .unwrap_or(path.len());
+        let path = &path[..end];
         for (i, seg) in path.split('/').filter(|s| !s.is_empty()).enumerate() {
             let seg = percent_decode(seg);
             let matches = self.scan_short(&seg, None);
@@ -663,7 +674,12 @@ impl Classifier {
             if !selected {
                 continue;
             }
-            let lower = name.to_ascii_lowercase();
+            // Header names usually arrive lowercased already (HTTP/2, the ingest normalizer).
+            let lower: Cow<'_, str> = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+                Cow::Owned(name.to_ascii_lowercase())
+            } else {
+                Cow::Borrowed(name)
+            };
             if lower == "authorization" || lower == "proxy-authorization" {
                 // The scheme is not secret; the credential after it is.
                 let cred = value.split_once(' ').map_or(value, |(_, c)| c).trim();

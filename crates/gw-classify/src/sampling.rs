@@ -18,6 +18,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use foldhash::fast::RandomState;
+
 use gw_model::Exchange;
 use gw_sketch::{stable_hash, stable_hash_parts};
 use serde::{Deserialize, Serialize};
@@ -87,7 +89,7 @@ pub struct SamplingStats {
 struct KeyState {
     scanned: u64,
     since_new: u32,
-    labels: HashSet<u64>,
+    labels: HashSet<u64, RandomState>,
 }
 
 impl KeyState {
@@ -119,7 +121,9 @@ impl KeyState {
 /// pipeline partition: an endpoint's records all pass through the same one.
 pub struct BodySampler {
     cfg: BodySamplingConfig,
-    keys: HashMap<(u64, bool), KeyState>,
+    /// Keyed by stable hashes of endpoint ids; hashed again with a per-process seed
+    /// (`foldhash`, cheaper than SipHash on every record).
+    keys: HashMap<(u64, bool), KeyState, RandomState>,
     stats: SamplingStats,
 }
 
@@ -128,7 +132,7 @@ impl BodySampler {
         cfg.validate()?;
         Ok(BodySampler {
             cfg: cfg.clone(),
-            keys: HashMap::new(),
+            keys: HashMap::default(),
             stats: SamplingStats::default(),
         })
     }

@@ -2,6 +2,9 @@
 //! rules and structural checks. Each takes the candidate text and answers yes or no; none
 //! allocates on the common path.
 
+use std::sync::OnceLock;
+
+use aho_corasick::AhoCorasick;
 use base64::Engine as _;
 
 /// Digits of `s`, ignoring everything else, as values 0..=9. At most 32 are kept.
@@ -168,6 +171,31 @@ const PLACEHOLDER_WORDS: [&str; 21] = [
     "passwd",
 ];
 
+/// Template marks (`{{`, `${`, `...`), masks (`***`, `###`), filler (`xxxx`, `qwerty` ...)
+/// and `PLACEHOLDER_WORDS` in one ASCII case-insensitive automaton (the marks hold no
+/// letters, so they still match exactly): one pass over the value instead of a lowercased
+/// copy and a search per word.
+fn placeholder_words() -> &'static AhoCorasick {
+    static WORDS: OnceLock<AhoCorasick> = OnceLock::new();
+    WORDS.get_or_init(|| {
+        let filler = [
+            "{{",
+            "${",
+            "...",
+            "***",
+            "###",
+            "xxxx",
+            "0000000000",
+            "abcdefghij",
+            "qwerty",
+        ];
+        AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(PLACEHOLDER_WORDS.iter().chain(filler.iter()))
+            .unwrap_or_else(|e| unreachable!("placeholder words compile: {e}"))
+    })
+}
+
 /// Whether `v` looks like a placeholder, template or masked value rather than a real secret.
 pub fn is_placeholder(v: &str) -> bool {
     let t = v.trim();
@@ -178,28 +206,15 @@ pub fn is_placeholder(v: &str) -> bool {
     if matches!(first, b'$' | b'%' | b'<' | b'{' | b'[' | b'#' | b'*' | b'(') {
         return true;
     }
-    if t.contains("{{")
-        || t.contains("${")
-        || t.contains("...")
-        || t.contains("***")
-        || t.contains("###")
+    if placeholder_words().is_match(t) {
+        return true;
+    }
+    if [
+        "null", "none", "nil", "true", "false", "test", "secret", "token", "pass",
+    ]
+    .iter()
+    .any(|w| t.eq_ignore_ascii_case(w))
     {
-        return true;
-    }
-    let lower = t.to_ascii_lowercase();
-    if lower.contains("xxxx") || lower.contains("0000000000") {
-        return true;
-    }
-    if PLACEHOLDER_WORDS.iter().any(|w| lower.contains(w)) {
-        return true;
-    }
-    if matches!(
-        lower.as_str(),
-        "null" | "none" | "nil" | "true" | "false" | "test" | "secret" | "token" | "pass"
-    ) {
-        return true;
-    }
-    if lower.contains("abcdefghij") || lower.contains("qwerty") {
         return true;
     }
     longest_run(t) * 3 > t.len() && t.len() >= 8
@@ -571,6 +586,29 @@ mod tests {
             assert!(is_placeholder(p), "{p}");
         }
         assert!(!is_placeholder("hE1hlYILrSqpqh9v2"));
+    }
+
+    #[test]
+    fn placeholder_marks_and_words_match_anywhere_in_any_case() {
+        for p in [
+            "ab{{token}}",
+            "pre${KEY}",
+            "sk_live_...",
+            "abc***def",
+            "ab###cd",
+            "Xk2XXXX9",
+            "k-0000000000-z",
+            "ABCDEFGHIJk1",
+            "QwErTy12",
+            "My_Password_1",
+            "NULL",
+            " Token ",
+        ] {
+            assert!(is_placeholder(p), "{p}");
+        }
+        for p in ["ab{cd}", "k8s.io", "x#y", "Xk2XX9qz", "nullable"] {
+            assert!(!is_placeholder(p), "{p}");
+        }
     }
 
     #[test]
