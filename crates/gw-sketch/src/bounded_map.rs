@@ -9,11 +9,10 @@ use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
 
+use crate::error::{SketchError, bad_param};
+use crate::index_hash::IndexHashState;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use xxhash_rust::xxh3::Xxh3DefaultBuilder;
-
-use crate::error::{SketchError, bad_param};
 
 const NAME: &str = "bounded map";
 const NIL: u32 = u32::MAX;
@@ -33,7 +32,9 @@ struct Node<K, V> {
 #[derive(Clone, Debug)]
 pub struct BoundedMap<K, V> {
     capacity: usize,
-    index: HashMap<K, u32, Xxh3DefaultBuilder>,
+    /// Keyed with a random per-map seed: keys are often attacker-influenced (see
+    /// [`crate::index_hash`]); the table's layout never shows in iteration or snapshots.
+    index: HashMap<K, u32, IndexHashState>,
     nodes: Vec<Node<K, V>>,
     /// Most recently used.
     head: u32,
@@ -63,7 +64,7 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
         }
         Ok(BoundedMap {
             capacity,
-            index: HashMap::with_hasher(Xxh3DefaultBuilder),
+            index: HashMap::with_hasher(IndexHashState::new()),
             nodes: Vec::new(),
             head: NIL,
             tail: NIL,

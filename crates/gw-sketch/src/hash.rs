@@ -16,16 +16,11 @@ pub fn stable_hash(bytes: &[u8]) -> u64 {
 /// 256 bytes of input.
 pub fn stable_hash_parts(parts: &[&[u8]]) -> u64 {
     let total: usize = parts.iter().map(|p| p.len() + 1).sum();
-    if total <= 256 {
-        let mut buf = [0u8; 256];
-        let mut at = 0;
-        for p in parts {
-            buf[at..at + p.len()].copy_from_slice(p);
-            at += p.len();
-            buf[at] = 0x1f;
-            at += 1;
-        }
-        stable_hash(&buf[..at])
+    // Most keys (an actor and an endpoint) are short: a small buffer is cheaper to zero.
+    if total <= 64 {
+        joined_hash::<64>(parts)
+    } else if total <= 256 {
+        joined_hash::<256>(parts)
     } else {
         let mut v = Vec::with_capacity(total);
         for p in parts {
@@ -34,6 +29,21 @@ pub fn stable_hash_parts(parts: &[&[u8]]) -> u64 {
         }
         stable_hash(&v)
     }
+}
+
+/// [`stable_hash`] of the parts joined with 0x1f in an `N`-byte stack buffer (the caller
+/// checked they fit).
+#[inline]
+fn joined_hash<const N: usize>(parts: &[&[u8]]) -> u64 {
+    let mut buf = [0u8; N];
+    let mut at = 0;
+    for p in parts {
+        buf[at..at + p.len()].copy_from_slice(p);
+        at += p.len();
+        buf[at] = 0x1f;
+        at += 1;
+    }
+    stable_hash(&buf[..at])
 }
 
 /// SplitMix64 finaliser: spreads a 64-bit value (used to derive per-row hashes from one hash).
@@ -59,6 +69,11 @@ mod tests {
         assert_eq!(
             stable_hash_parts(&[b"ab", b"c"]),
             stable_hash(b"ab\x1fc\x1f")
+        );
+        let mid = vec![b'y'; 100];
+        assert_eq!(
+            stable_hash_parts(&[b"a", &mid]),
+            stable_hash(&[b"a\x1f", mid.as_slice(), b"\x1f"].concat())
         );
         let long = vec![b'x'; 300];
         assert_eq!(

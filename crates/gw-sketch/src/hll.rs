@@ -35,7 +35,7 @@ struct Terms {
 impl Terms {
     fn of(regs: &[u8]) -> Terms {
         Terms {
-            sum: regs.iter().map(|&r| (-f64::from(r)).exp2()).sum(),
+            sum: regs.iter().map(|&r| inverse_power_of_two(r)).sum(),
             zeros: regs.iter().filter(|&&r| r == 0).count() as u32,
         }
     }
@@ -164,7 +164,7 @@ impl HyperLogLog {
             }
             Repr::Dense(regs) => {
                 if let Some((old, new)) = set_register(regs, p, h) {
-                    self.terms.sum += (-f64::from(new)).exp2() - (-f64::from(old)).exp2();
+                    self.terms.sum += inverse_power_of_two(new) - inverse_power_of_two(old);
                     self.terms.zeros -= u32::from(old == 0);
                 }
             }
@@ -217,6 +217,13 @@ impl HyperLogLog {
     }
 }
 
+/// `2^-r`, built from its bits: the same value as `(-r).exp2()` (a power of two is exact)
+/// without a call into libm on every register change. Registers stay far below 1023.
+#[inline]
+fn inverse_power_of_two(r: u8) -> f64 {
+    f64::from_bits((1023 - u64::from(r)) << 52)
+}
+
 /// Raises the register of `h`; returns (old, new) when it changed.
 #[inline]
 fn set_register(regs: &mut [u8], p: u8, h: u64) -> Option<(u8, u8)> {
@@ -253,6 +260,13 @@ fn estimate(registers: usize, t: Terms) -> f64 {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn inverse_powers_of_two_equal_exp2() {
+        for r in 0..=u8::MAX {
+            assert_eq!(inverse_power_of_two(r), (-f64::from(r)).exp2(), "2^-{r}");
+        }
+    }
 
     fn filled(p: u8, from: u64, to: u64) -> HyperLogLog {
         let mut h = HyperLogLog::new(p).unwrap();

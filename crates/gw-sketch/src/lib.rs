@@ -19,6 +19,7 @@ mod error;
 mod ewma;
 mod hash;
 mod hll;
+mod index_hash;
 mod topk;
 mod window;
 

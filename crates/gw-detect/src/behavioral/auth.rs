@@ -80,7 +80,7 @@ static RULES: [&RuleMeta; 2] = [&BRUTE_FORCE, &CREDENTIAL_STUFFING];
 /// True when a path segment of `template` is one of `segments` (case-insensitive), possibly
 /// followed by a non-letter (`oauth2`, `token.json`).
 pub(crate) fn is_auth_template(template: &str, segments: &[String]) -> bool {
-    template.split('/').any(|seg| {
+    super::split_ascii(template, b'/').any(|seg| {
         segments.iter().any(|s| {
             seg.len() >= s.len()
                 && seg.as_bytes()[..s.len()].eq_ignore_ascii_case(s.as_bytes())
@@ -115,8 +115,8 @@ fn username_hash(x: &Exchange) -> Option<u64> {
                 }
             }
         } else {
-            for pair in t.split('&') {
-                if let Some((k, v)) = pair.split_once('=') {
+            for pair in super::split_ascii(t, b'&') {
+                if let Some((k, v)) = super::split_once_ascii(pair, b'=') {
                     let k = k.to_ascii_lowercase();
                     if k.contains("user") || k.contains("email") || k.contains("login") {
                         return Some(stable_hash(v.as_bytes()));

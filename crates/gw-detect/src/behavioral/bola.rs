@@ -30,7 +30,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::enumeration::is_identifier;
 use super::marks::MarkBook;
-use super::params::extract_path_and_query;
+use super::params::{ExtractedParam, extract_path_and_query};
 use super::{
     Alert, BOLA_FOREIGN_ID, BehavioralConfig, BehavioralConfigError, BolaRule, StreamClock, Who,
     event_secs, finding, human, identity_of, location_word, window_words,
@@ -241,8 +241,31 @@ pub struct BolaDetector {
     state: Option<Box<Ownership>>,
     swept_window: i64,
     marks: MarkBook,
+    /// The parameters, ids and response-body ids of the record being examined (kept for
+    /// their allocations).
+    #[serde(skip)]
+    buffers: Buffers<'static>,
     #[serde(skip)]
     stats: DetectorStats,
+}
+
+/// Per-record working vectors of [`BolaDetector`], borrowed from the record.
+#[derive(Default)]
+struct Buffers<'a> {
+    params: Vec<ExtractedParam<'a>>,
+    ids: Vec<IdRef<'a>>,
+    body_ids: Vec<(&'a str, &'a str)>,
+}
+
+impl Buffers<'_> {
+    /// The same allocations, empty, for another record.
+    fn recycle<'b>(self) -> Buffers<'b> {
+        Buffers {
+            params: super::recycle(self.params),
+            ids: super::recycle(self.ids),
+            body_ids: super::recycle(self.body_ids),
+        }
+    }
 }
 
 /// Lower-cased, singular resource name of an id parameter: the name without an `id` suffix
@@ -297,7 +320,7 @@ fn namespace_text(name: &str, literal_before: &str) -> String {
 /// literal segment (for query and body ids).
 fn literal_before<'t>(template: &'t str, param: Option<&str>) -> &'t str {
     let mut last = "";
-    for seg in template.split('/') {
+    for seg in super::split_ascii(template, b'/') {
         if seg.starts_with('{') {
             if let Some(p) = param
                 && seg.len() == p.len() + 2
@@ -331,7 +354,7 @@ fn body_ids<'a>(body: &'a str, out: &mut Vec<(&'a str, &'a str)>) {
         if pos == 0 || !matches!(b[pos - 1], b'i' | b'I') {
             continue;
         }
-        let Some(start) = b[..pos].iter().rposition(|&c| c == b'"') else {
+        let Some(start) = memchr::memrchr(b'"', &b[..pos]) else {
             continue;
         };
         let key = &body[start + 1..=pos];
@@ -354,11 +377,8 @@ fn body_ids<'a>(body: &'a str, out: &mut Vec<(&'a str, &'a str)>) {
         }
         let value = if i < b.len() && b[i] == b'"' {
             let s = i + 1;
-            let e = b[s..]
-                .iter()
-                .take(MAX_ID_LEN + 1)
-                .position(|&c| c == b'"' || c == b'\\')
-                .map(|n| s + n);
+            let window = &b[s..b.len().min(s + MAX_ID_LEN + 1)];
+            let e = memchr::memchr2(b'"', b'\\', window).map(|n| s + n);
             match e {
                 Some(e) if b[e] == b'"' => &body[s..e],
                 _ => continue,
@@ -408,6 +428,7 @@ impl BolaDetector {
             state: None,
             swept_window: i64::MIN,
             marks: MarkBook::new(&cfg.marks)?,
+            buffers: Buffers::default(),
             stats: DetectorStats::default(),
             cfg,
         })
@@ -424,6 +445,18 @@ impl BolaDetector {
     }
 
     fn examine(&mut self, x: &Exchange, out: &mut Vec<Finding>) {
+        let mut buffers = std::mem::take(&mut self.buffers).recycle();
+        self.examine_ids(x, &mut buffers, out);
+        self.buffers = buffers.recycle();
+    }
+
+    /// [`Self::examine`] with `buffers` (empty) for the record's parameters and ids.
+    fn examine_ids<'a>(
+        &mut self,
+        x: &'a Exchange,
+        buffers: &mut Buffers<'a>,
+        out: &mut Vec<Finding>,
+    ) {
         if !self.cfg.bola.enabled {
             return;
         }
@@ -435,32 +468,32 @@ impl BolaDetector {
         let tumbling = self.clock.window;
         let w = tumbling.index(t);
         let template = super::template_of(x);
-        let mut params = Vec::new();
-        extract_path_and_query(x, &mut params);
-        let ids: Vec<IdRef<'_>> = params
-            .iter()
-            .filter(|p| is_identifier(p))
-            .filter_map(|p| {
-                let value = p.value.filter(|v| !v.is_empty() && v.len() <= MAX_ID_LEN)?;
-                let name: &str = match &p.name {
-                    std::borrow::Cow::Borrowed(n) => n,
-                    std::borrow::Cow::Owned(_) => return None,
-                };
-                let before = literal_before(
-                    template,
-                    (p.location == ParamLocation::Path).then_some(name),
-                );
-                let (namespace, hash) = id_hashes(name, before, value);
-                Some(IdRef {
-                    hash,
-                    namespace,
-                    location: p.location,
-                    name,
-                    literal_before: before,
-                    value,
-                })
+        let Buffers {
+            params,
+            ids,
+            body_ids: body_ids_buf,
+        } = buffers;
+        extract_path_and_query(x, params);
+        ids.extend(params.iter().filter(|p| is_identifier(p)).filter_map(|p| {
+            let value = p.value.filter(|v| !v.is_empty() && v.len() <= MAX_ID_LEN)?;
+            let name: &str = match &p.name {
+                std::borrow::Cow::Borrowed(n) => n,
+                std::borrow::Cow::Owned(_) => return None,
+            };
+            let before = literal_before(
+                template,
+                (p.location == ParamLocation::Path).then_some(name),
+            );
+            let (namespace, hash) = id_hashes(name, before, value);
+            Some(IdRef {
+                hash,
+                namespace,
+                location: p.location,
+                name,
+                literal_before: before,
+                value,
             })
-            .collect();
+        }));
         let ok = x.response.status.is_some_and(|s| (200..300).contains(&s));
         let body = if ok {
             x.response
@@ -502,7 +535,7 @@ impl BolaDetector {
         if !ids.is_empty() {
             ident.id_calls += 1;
         }
-        for id in &ids {
+        for id in ids.iter() {
             let own = ident.owned.contains(id.hash);
             let obj = objects.get_mut(&id.hash, t);
             let foreign = !own
@@ -562,10 +595,9 @@ impl BolaDetector {
         }
         // Ids in the caller's own successful response are its own (unless someone owns them).
         if let Some(body) = body {
-            let mut found = Vec::new();
-            body_ids(body, &mut found);
+            body_ids(body, body_ids_buf);
             let collection = literal_before(template, None);
-            for (key, value) in found {
+            for &(key, value) in body_ids_buf.iter() {
                 let h = id_hash(key, collection, value);
                 let (o, _) = objects.entry(&h, t, || Object {
                     owner: me,

@@ -21,7 +21,7 @@ use super::params::{ExtractedParam, extract_path_and_query};
 use super::{
     Alert, BehavioralConfig, BehavioralConfigError, DISTRIBUTED_ENUMERATION, PARAM_ENUMERATION,
     StreamClock, Who, endpoint_key, event_secs, finding, human, identity_of, location_word,
-    window_words,
+    recycle, window_words,
 };
 use serde::{Deserialize, Serialize};
 
@@ -139,6 +139,12 @@ pub struct EnumerationDetector {
     scratch: Vec<f64>,
     swept_window: i64,
     marks: MarkBook,
+    /// The parameters and identifier (hash, numeric value) pairs of the record being examined
+    /// (kept for their allocations).
+    #[serde(skip)]
+    params: Vec<ExtractedParam<'static>>,
+    #[serde(skip)]
+    ids: Vec<(u64, Option<i64>)>,
     #[serde(skip)]
     stats: DetectorStats,
 }
@@ -166,6 +172,8 @@ impl EnumerationDetector {
             scratch: Vec::new(),
             swept_window: i64::MIN,
             marks: MarkBook::new(&cfg.marks)?,
+            params: Vec::new(),
+            ids: Vec::new(),
             stats: DetectorStats::default(),
             cfg,
         })
@@ -182,6 +190,22 @@ impl EnumerationDetector {
     }
 
     fn examine(&mut self, x: &Exchange, out: &mut Vec<Finding>) {
+        let mut params = recycle(std::mem::take(&mut self.params));
+        let mut ids = std::mem::take(&mut self.ids);
+        self.examine_ids(x, &mut params, &mut ids, out);
+        self.params = recycle(params);
+        self.ids = ids;
+    }
+
+    /// [`Self::examine`] with `params` and `ids` as the buffers of the record's parameters
+    /// and identifiers.
+    fn examine_ids<'a>(
+        &mut self,
+        x: &'a Exchange,
+        params: &mut Vec<ExtractedParam<'a>>,
+        ids: &mut Vec<(u64, Option<i64>)>,
+        out: &mut Vec<Finding>,
+    ) {
         let t = event_secs(x);
         let wm = self.clock.observe(t);
         let tumbling = self.clock.window;
@@ -191,20 +215,17 @@ impl EnumerationDetector {
             self.actors
                 .evict_idle(wm - self.cfg.actor_idle_secs, |_| {});
         }
-        let mut params = Vec::new();
-        extract_path_and_query(x, &mut params);
-        let ids: Vec<(u64, Option<i64>)> = params
-            .iter()
-            .filter(|p| is_identifier(p))
-            .filter_map(|p| {
-                p.value.map(|v| {
-                    (
-                        stable_hash_parts(&[p.name.as_bytes(), v.as_bytes()]),
-                        v.parse::<i64>().ok(),
-                    )
-                })
+        params.clear();
+        extract_path_and_query(x, params);
+        ids.clear();
+        ids.extend(params.iter().filter(|p| is_identifier(p)).filter_map(|p| {
+            p.value.map(|v| {
+                (
+                    stable_hash_parts(&[p.name.as_bytes(), v.as_bytes()]),
+                    v.parse::<i64>().ok(),
+                )
             })
-            .collect();
+        }));
         if ids.is_empty() {
             return;
         }
@@ -243,7 +264,7 @@ impl EnumerationDetector {
             }
             ep.ids.reset(w);
         }
-        ep.ids.add(&ids, denied);
+        ep.ids.add(ids, denied);
         ep.calls += 1;
         let pop_key = ekey ^ POPULATION_MARK_SALT;
         let ready = learned
@@ -343,7 +364,7 @@ impl EnumerationDetector {
                 }
                 a.ids.reset(w);
             }
-            a.ids.add(&ids, denied);
+            a.ids.add(ids, denied);
             let rule = &self.cfg.param_enumeration.threshold;
             let observed = a.ids.distinct.count().round();
             if observed * 2.0 > rule.min_abs {

@@ -886,6 +886,46 @@ impl Who<'_> {
     }
 }
 
+/// An empty vector with `v`'s allocation, for items borrowed from another record (`T` and `U`
+/// are one type with different lifetimes), so a detector keeps one buffer instead of
+/// allocating for every record. Collecting the emptied vector's `into_iter` into an element
+/// type of the same size and alignment reuses its allocation; for any other `U` it is simply a
+/// new empty vector.
+pub(crate) fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter().filter_map(|_| None).collect()
+}
+
+/// `s.split(sep as char)` for an ASCII separator, as a plain byte scan: the standard
+/// library's char searcher sets up a `memchr` per piece, which dominates for the short path
+/// segments and query pairs the detectors split on every record.
+#[inline]
+pub(crate) fn split_ascii(s: &str, sep: u8) -> impl Iterator<Item = &str> {
+    debug_assert!(sep.is_ascii());
+    let mut rest = Some(s);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match r.bytes().position(|b| b == sep) {
+            Some(i) => {
+                // An ASCII byte is a char boundary on both sides.
+                rest = Some(&r[i + 1..]);
+                Some(&r[..i])
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
+}
+
+/// `s.split_once(sep as char)` for an ASCII separator (see [`split_ascii`]).
+#[inline]
+pub(crate) fn split_once_ascii(s: &str, sep: u8) -> Option<(&str, &str)> {
+    let i = s.bytes().position(|b| b == sep)?;
+    Some((&s[..i], &s[i + 1..]))
+}
+
 /// The identity key of a record (principal, consumer or credential fingerprint).
 /// An actor's limit from its peers: `quantile × factor` of the peers' per-window values once
 /// there are `min_windows` of them, else the rule's absolute floor. Returns the limit and the
@@ -1251,6 +1291,37 @@ pub(crate) mod test_support;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recycled_buffers_keep_their_allocation() {
+        let mut v: Vec<&str> = Vec::with_capacity(16);
+        let owned = String::from("borrowed for a while");
+        v.push(&owned);
+        let w: Vec<&'static str> = recycle(v);
+        assert!(w.is_empty());
+        assert_eq!(w.capacity(), 16);
+    }
+
+    #[test]
+    fn ascii_splits_match_the_standard_library() {
+        for s in [
+            "",
+            "/",
+            "//",
+            "/v1/orders/{id}",
+            "/v1/orders/42/",
+            "a=1&b=&&c",
+            "é/ü&x=ß",
+            "no-sep",
+        ] {
+            for sep in [b'/', b'&', b'='] {
+                let ours: Vec<&str> = split_ascii(s, sep).collect();
+                let std_: Vec<&str> = s.split(char::from(sep)).collect();
+                assert_eq!(ours, std_, "{s:?} on {:?}", char::from(sep));
+                assert_eq!(split_once_ascii(s, sep), s.split_once(char::from(sep)));
+            }
+        }
+    }
 
     #[test]
     fn numbers_read_well_in_reasons() {

@@ -16,7 +16,8 @@ use gw_sketch::{BoundedMap, stable_hash};
 use super::marks::MarkBook;
 use super::{
     Alert, BehavioralConfig, BehavioralConfigError, PARAM_TYPE, StreamClock, UNSEEN_PARAM, Who,
-    endpoint_key, event_secs, finding, human, identity_of, location_word,
+    endpoint_key, event_secs, finding, human, identity_of, location_word, recycle, split_ascii,
+    split_once_ascii,
 };
 use serde::{Deserialize, Serialize};
 
@@ -127,7 +128,7 @@ pub fn extract_params<'a>(x: &'a Exchange, out: &mut Vec<ExtractedParam<'a>>) {
 /// Path parameters (against the endpoint template) and query parameters of `x`, with values.
 pub fn extract_path_and_query<'a>(x: &'a Exchange, out: &mut Vec<ExtractedParam<'a>>) {
     if let Some(e) = &x.endpoint {
-        for (t, v) in e.template.split('/').zip(x.request.path.split('/')) {
+        for (t, v) in split_ascii(&e.template, b'/').zip(split_ascii(&x.request.path, b'/')) {
             if let Some(name) = t.strip_prefix('{').and_then(|n| n.strip_suffix('}')) {
                 out.push(ExtractedParam {
                     name: Cow::Borrowed(name),
@@ -205,8 +206,8 @@ fn extract_body_params<'a>(x: &'a Exchange, out: &mut Vec<ExtractedParam<'a>>) {
 }
 
 fn pairs<'a>(s: &'a str, location: ParamLocation, out: &mut Vec<ExtractedParam<'a>>) {
-    for pair in s.split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+    for pair in split_ascii(s, b'&').filter(|p| !p.is_empty()) {
+        let (name, value) = split_once_ascii(pair, b'=').unwrap_or((pair, ""));
         let name = name.strip_suffix("[]").unwrap_or(name);
         out.push(ExtractedParam {
             name: Cow::Borrowed(name),
@@ -245,6 +246,9 @@ pub struct ParamProfileDetector {
     endpoints: BoundedMap<u64, EndpointParams>,
     emitted: BoundedMap<u64, (i64, u8)>,
     marks: MarkBook,
+    /// The parameters of the record being examined (kept for its allocation).
+    #[serde(skip)]
+    found: Vec<ExtractedParam<'static>>,
     #[serde(skip)]
     stats: DetectorStats,
 }
@@ -259,12 +263,25 @@ impl ParamProfileDetector {
             endpoints: BoundedMap::new(cfg.max_endpoints)?,
             emitted: BoundedMap::new(cfg.max_actors)?,
             marks: MarkBook::new(&cfg.marks)?,
+            found: Vec::new(),
             stats: DetectorStats::default(),
             cfg,
         })
     }
 
     fn examine(&mut self, x: &Exchange, out: &mut Vec<Finding>) {
+        let mut found = recycle(std::mem::take(&mut self.found));
+        self.examine_params(x, &mut found, out);
+        self.found = recycle(found);
+    }
+
+    /// [`Self::examine`] with `found` as the buffer of the record's parameters.
+    fn examine_params<'a>(
+        &mut self,
+        x: &'a Exchange,
+        found: &mut Vec<ExtractedParam<'a>>,
+        out: &mut Vec<Finding>,
+    ) {
         let t = event_secs(x);
         self.clock.observe(t);
         let w = self.clock.window.index(t);
@@ -272,8 +289,7 @@ impl ParamProfileDetector {
         if !(pcfg.unseen_enabled || pcfg.type_enabled) {
             return;
         }
-        let mut found: Vec<ExtractedParam<'_>> = Vec::new();
-        extract_params(x, &mut found);
+        extract_params(x, found);
         if found.is_empty() {
             return;
         }

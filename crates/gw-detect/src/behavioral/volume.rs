@@ -229,7 +229,8 @@ impl VolumeDetector {
     ) {
         let scope_bytes = scope.map_or(&b"\x00all"[..], str::as_bytes);
         let key = who.hash_with(&[scope_bytes]);
-        let peer_hash = stable_hash_parts(&[scope_bytes]);
+        // Only needed when a window closes or the actor is past the floor.
+        let peer_hash = || stable_hash_parts(&[scope_bytes]);
         let tumbling = self.clock.window;
         let (actor, _) = self.actors.entry(&key, t, || ActorVolume {
             win: WindowCount::new(w),
@@ -241,7 +242,7 @@ impl VolumeDetector {
             actor.win = WindowCount::new(w);
             actor.emitted = 0;
             actor.own.update(f64::from(closed));
-            let (peer, _) = self.peers.entry(&peer_hash, t, || PeerVolume {
+            let (peer, _) = self.peers.entry(&peer_hash(), t, || PeerVolume {
                 counts: DdSketch::new(0.02, 512).expect("constant sketch shape"),
                 cached: None,
             });
@@ -256,7 +257,7 @@ impl VolumeDetector {
         {
             return;
         }
-        let (peer_limit, peer_q) = match self.peers.get_mut(&peer_hash, t) {
+        let (peer_limit, peer_q) = match self.peers.get_mut(&peer_hash(), t) {
             Some(p) => match p.cached {
                 Some((cw, l, q)) if cw == w => (l, q),
                 _ => {
