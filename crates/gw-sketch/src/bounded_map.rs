@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::hash::Hash;
 
 use crate::error::{SketchError, bad_param};
-use crate::index_hash::IndexHashState;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -32,9 +31,12 @@ struct Node<K, V> {
 #[derive(Clone, Debug)]
 pub struct BoundedMap<K, V> {
     capacity: usize,
-    /// Keyed with a random per-map seed: keys are often attacker-influenced (see
-    /// [`crate::index_hash`]); the table's layout never shows in iteration or snapshots.
-    index: HashMap<K, u32, IndexHashState>,
+    /// Keys are often `stable_hash` values of attacker-influenced text (IPs, identities,
+    /// object ids), and `stable_hash`'s seed is fixed and public: the index hashes them again
+    /// with foldhash's random per-map seed, so chosen collisions cannot make lookups walk long
+    /// probe sequences. The table's layout never shows in iteration or snapshots (entries are
+    /// ordered by the map's own recency list), so results stay deterministic.
+    index: HashMap<K, u32, foldhash::fast::RandomState>,
     nodes: Vec<Node<K, V>>,
     /// Most recently used.
     head: u32,
@@ -64,7 +66,7 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
         }
         Ok(BoundedMap {
             capacity,
-            index: HashMap::with_hasher(IndexHashState::new()),
+            index: HashMap::with_hasher(foldhash::fast::RandomState::default()),
             nodes: Vec::new(),
             head: NIL,
             tail: NIL,

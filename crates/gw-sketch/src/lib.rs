@@ -19,7 +19,6 @@ mod error;
 mod ewma;
 mod hash;
 mod hll;
-mod index_hash;
 mod topk;
 mod window;
 
