@@ -16,47 +16,16 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use gw_detect::Detector;
 use gw_detect::behavioral::{BehavioralConfig, build_behavioral};
 use gw_model::Exchange;
-use gw_sim::{AttackSelection, SimConfig, Simulator};
-use jiff::{SignedDuration, Timestamp};
+use gw_sim::AttackSelection;
 
-#[path = "../tests/support/router.rs"]
-mod router;
+#[path = "support/replay.rs"]
+mod replay;
+use replay::shifted;
 
 const TIMED: usize = 50_000;
 
 fn records() -> (Vec<Exchange>, Vec<Exchange>) {
-    let cfg = SimConfig {
-        specs: gw_sim::builtin_specs().expect("built-in specs import"),
-        duration: SignedDuration::from_hours(32),
-        rps: 3.0,
-        attacks: AttackSelection::None,
-        seed: 7,
-        ..SimConfig::default()
-    };
-    let r = router::Router::builtin();
-    let mut all: Vec<Exchange> = Simulator::new(cfg).expect("simulator config").collect();
-    for x in &mut all {
-        r.route(x);
-    }
-    let timed = all.split_off(all.len() - TIMED);
-    (all, timed)
-}
-
-/// Replays `timed` shifted by `round` spans.
-fn shifted(timed: &[Exchange], round: i64) -> Vec<Exchange> {
-    let first = timed.first().map_or(0, |x| x.observed_at.as_microsecond());
-    let last = timed.last().map_or(0, |x| x.observed_at.as_microsecond());
-    let span = last - first + 1_000_000;
-    timed
-        .iter()
-        .map(|x| {
-            let mut y = x.clone();
-            y.observed_at =
-                Timestamp::from_microsecond(x.observed_at.as_microsecond() + round * span)
-                    .expect("in range");
-            y
-        })
-        .collect()
+    replay::warm_and_timed(32, TIMED, AttackSelection::None)
 }
 
 fn bench_set(

@@ -25,12 +25,13 @@ use std::hint::black_box;
 use gw_detect::Detector;
 use gw_detect::behavioral::{BehavioralConfig, build_behavioral};
 use gw_model::{Exchange, Finding};
-use gw_sim::{AttackSelection, SimConfig, Simulator};
-use jiff::{SignedDuration, Timestamp};
+use gw_sim::AttackSelection;
+
 use sha2::{Digest, Sha256};
 
-#[path = "../tests/support/router.rs"]
-mod router;
+#[path = "../benches/support/replay.rs"]
+mod replay;
+use replay::shifted;
 
 /// The workload's size, from the command line.
 struct Workload {
@@ -75,39 +76,12 @@ impl Workload {
     /// The warm-up records and the records to replay.
     fn records(&self) -> (Vec<Exchange>, Vec<Exchange>) {
         let timed_hours = (self.timed as f64 / 3.0 / 3600.0).ceil() as i64 + 1;
-        let cfg = SimConfig {
-            specs: gw_sim::builtin_specs().expect("built-in specs import"),
-            duration: SignedDuration::from_hours(self.warm_hours + timed_hours),
-            rps: 3.0,
-            attacks: self.attacks.clone(),
-            seed: 7,
-            ..SimConfig::default()
-        };
-        let r = router::Router::builtin();
-        let mut all: Vec<Exchange> = Simulator::new(cfg).expect("simulator config").collect();
-        for x in &mut all {
-            r.route(x);
-        }
-        let timed = all.split_off(all.len().saturating_sub(self.timed));
-        (all, timed)
+        replay::warm_and_timed(
+            self.warm_hours + timed_hours,
+            self.timed,
+            self.attacks.clone(),
+        )
     }
-}
-
-/// `timed` shifted forward by `round` spans of itself.
-fn shifted(timed: &[Exchange], round: i64) -> Vec<Exchange> {
-    let first = timed.first().map_or(0, |x| x.observed_at.as_microsecond());
-    let last = timed.last().map_or(0, |x| x.observed_at.as_microsecond());
-    let span = last - first + 1_000_000;
-    timed
-        .iter()
-        .map(|x| {
-            let mut y = x.clone();
-            y.observed_at =
-                Timestamp::from_microsecond(x.observed_at.as_microsecond() + round * span)
-                    .expect("in range");
-            y
-        })
-        .collect()
 }
 
 /// Runs `d` over `records` in batches of 256, as the ingest thread does.
