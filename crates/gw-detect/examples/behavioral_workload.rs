@@ -26,7 +26,6 @@ use gw_detect::Detector;
 use gw_detect::behavioral::{BehavioralConfig, build_behavioral};
 use gw_model::{Exchange, Finding};
 use gw_sim::AttackSelection;
-
 use sha2::{Digest, Sha256};
 
 #[path = "../benches/support/replay.rs"]
