@@ -32,6 +32,35 @@ fn a_file_store_runs_in_wal_mode_with_foreign_keys() {
 }
 
 #[test]
+fn a_new_file_gets_16_kib_pages_and_an_existing_one_keeps_its_size() {
+    let page_size = |path: &std::path::Path| -> i64 {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        conn.query_row("PRAGMA page_size", [], |r| r.get(0))
+            .unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = dir.path().join("fresh.db");
+    drop(SqliteStore::open(&fresh).unwrap());
+    assert_eq!(page_size(&fresh), 16_384);
+
+    // A file made with SQLite's default 4 KiB pages (as every store before this setting).
+    let old = dir.path().join("old.db");
+    {
+        let conn = rusqlite::Connection::open(&old).unwrap();
+        conn.execute_batch("PRAGMA page_size = 4096; CREATE TABLE kept (x)")
+            .unwrap();
+    }
+    let mut store = SqliteStore::open(&old).unwrap();
+    assert_eq!(page_size(&old), 4096);
+    let one = gw_store::conformance::exchange("one", 0, "203.0.113.1");
+    let report = store
+        .write_exchanges(&[one], ExchangeStorage::Metadata)
+        .unwrap();
+    assert_eq!(report.written, 1);
+    assert_eq!(store.count_exchanges().unwrap(), 1);
+}
+
+#[test]
 fn open_store_accepts_urls_and_plain_paths() {
     let dir = tempfile::tempdir().unwrap();
     let plain = dir.path().join("plain.db");

@@ -40,6 +40,9 @@ pub use migrate::SQLITE_SCHEMA_VERSION;
 /// How long a writer waits for another process's lock before failing with "database is locked".
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Page size of new database files (bytes); an existing file keeps the size it was made with.
+const PAGE_SIZE: i64 = 16_384;
+
 /// The embedded store. One connection, used from one thread at a time, plus a read-only
 /// connection for explorer queries, opened on the first [`Store::query`].
 pub struct SqliteStore {
@@ -109,6 +112,11 @@ impl SqliteStore {
         };
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_failed)?;
         if file {
+            // Before WAL is on, so that a new file takes it. SQLite writes each dirty page to
+            // the WAL with its own write calls: with 4 KiB pages the store writer spent 4.7 µs
+            // of its 11.4 µs per record in the kernel under `serve` load, 3.6 µs with 16 KiB.
+            conn.pragma_update(None, "page_size", PAGE_SIZE)
+                .map_err(open_failed)?;
             let mode: String = conn
                 .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
                 .map_err(open_failed)?;
