@@ -152,12 +152,17 @@ pub const CLEAN_HEADER_CACHE_SIZE: usize = 4096;
 /// A reusable scanner: [`scan_exchange`] plus a bounded cache of clean header values.
 #[derive(Debug, Default)]
 pub struct Scanner {
-    clean_headers: HashSet<Box<str>>,
+    clean_headers: CleanSet,
     /// User agents already classified as ordinary.
-    ordinary_agents: HashSet<Box<str>>,
+    ordinary_agents: CleanSet,
 }
 
-impl HeaderCache for HashSet<Box<str>> {
+/// Values known to be clean. Hashed with foldhash's random per-set seed: cheaper than SipHash
+/// on header values looked up for every record, and client-chosen values cannot be made to
+/// collide without the seed; the set is bounded by [`CLEAN_HEADER_CACHE_SIZE`].
+type CleanSet = HashSet<Box<str>, foldhash::fast::RandomState>;
+
+impl HeaderCache for CleanSet {
     fn is_known_clean(&self, value: &str) -> bool {
         self.contains(value)
     }
