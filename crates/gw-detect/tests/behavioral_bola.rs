@@ -35,6 +35,14 @@ struct Traffic {
 }
 
 impl Traffic {
+    fn new(seed: u64) -> Self {
+        Traffic {
+            rng: Rng(seed),
+            next_id: 0,
+            notes: vec![Vec::new(); USERS as usize],
+        }
+    }
+
     fn record(&mut self, t: i64, user: u64, x: Exchange) -> Exchange {
         self.next_id += 1;
         let _ = t;
@@ -153,11 +161,7 @@ fn run(
     with_incidents: bool,
 ) -> (Vec<Finding>, Vec<Incident>, u64) {
     let mut d = BolaDetector::new(cfg.clone()).unwrap();
-    let mut tr = Traffic {
-        rng: Rng(seed),
-        next_id: 0,
-        notes: vec![Vec::new(); USERS as usize],
-    };
+    let mut tr = Traffic::new(seed);
     let mut incidents = Vec::new();
     if with_incidents {
         // Six incidents in the last 1.5 days: 20..60 foreign reads over 5..15 minutes (so one
@@ -281,11 +285,7 @@ fn run_with(
     mut extra: impl FnMut(i64, &mut Traffic, &mut Vec<Exchange>),
 ) -> Vec<Finding> {
     let mut d = BolaDetector::new(cfg.clone()).unwrap();
-    let mut tr = Traffic {
-        rng: Rng(seed),
-        next_id: 0,
-        notes: vec![Vec::new(); USERS as usize],
-    };
+    let mut tr = Traffic::new(seed);
     let mut findings = Vec::new();
     let mut batch = Vec::with_capacity(64);
     for t in 0..DAYS * 86_400 {
