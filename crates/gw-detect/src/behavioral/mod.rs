@@ -926,7 +926,6 @@ pub(crate) fn split_once_ascii(s: &str, sep: u8) -> Option<(&str, &str)> {
     Some((&s[..i], &s[i + 1..]))
 }
 
-/// The identity key of a record (principal, consumer or credential fingerprint).
 /// An actor's limit from its peers: `quantile × factor` of the peers' per-window values once
 /// there are `min_windows` of them, else the rule's absolute floor. Returns the limit and the
 /// peer quantile (for the evidence).
@@ -970,6 +969,7 @@ pub(crate) fn actor_limit(
     limit.max(rule.min_abs)
 }
 
+/// The identity key of a record (principal, consumer or credential fingerprint).
 pub(crate) fn identity_of(x: &Exchange) -> Option<&str> {
     x.identity.as_ref().and_then(|i| i.actor_key())
 }
