@@ -154,9 +154,11 @@ impl BodySampler {
             .map(|e| stable_hash(e.id.as_bytes()));
         let has_request = x.request.body.is_some();
         let has_response = x.response.body.is_some();
+        // Whether the record is one of the sampled ones, computed at most once.
+        let mut picked = None;
         let parts = BodyParts {
-            request: has_request && self.scan(endpoint, false, &x.id),
-            response: has_response && self.scan(endpoint, true, &x.id),
+            request: has_request && self.scan(endpoint, false, &x.id, &mut picked),
+            response: has_response && self.scan(endpoint, true, &x.id, &mut picked),
         };
         let findings = classify_exchange_parts(classifier, x, parts);
         for (scanned, present, response) in [
@@ -177,14 +179,20 @@ impl BodySampler {
     }
 
     /// Whether the body of `endpoint` in this direction is scanned.
-    fn scan(&self, endpoint: Option<u64>, response: bool, record_id: &str) -> bool {
+    fn scan(
+        &self,
+        endpoint: Option<u64>,
+        response: bool,
+        record_id: &str,
+        picked: &mut Option<bool>,
+    ) -> bool {
         let Some(endpoint) = endpoint else {
             return true;
         };
         match self.keys.get(&(endpoint, response)) {
-            Some(state) if state.sampled(&self.cfg) => {
+            Some(state) if state.sampled(&self.cfg) => *picked.get_or_insert_with(|| {
                 stable_hash(record_id.as_bytes()).is_multiple_of(u64::from(self.cfg.every))
-            }
+            }),
             _ => true,
         }
     }
