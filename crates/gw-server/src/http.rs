@@ -60,23 +60,23 @@ struct SpooledBatch {
     records: Vec<Exchange>,
 }
 
-/// The spool entry of one accepted request body.
-fn raw_spool_entry(
+/// The start of the spool entry of one accepted request body: the entry is this, then the body
+/// as it arrived (the spool writes both without joining them).
+fn raw_spool_header(
     token: &str,
     endpoint: Endpoint,
     encoding: decode::Encoding,
-    body: &[u8],
 ) -> Result<Vec<u8>, serde_json::Error> {
-    let header = serde_json::to_vec(&RawSpoolHeader {
-        token: token.to_string(),
-        endpoint,
-        encoding,
-    })?;
-    let mut out = Vec::with_capacity(RAW_SPOOL_MAGIC.len() + header.len() + 1 + body.len());
-    out.extend_from_slice(RAW_SPOOL_MAGIC);
-    out.extend_from_slice(&header);
+    let mut out = RAW_SPOOL_MAGIC.to_vec();
+    serde_json::to_writer(
+        &mut out,
+        &RawSpoolHeader {
+            token: token.to_string(),
+            endpoint,
+            encoding,
+        },
+    )?;
     out.push(b'\n');
-    out.extend_from_slice(body);
     Ok(out)
 }
 
@@ -760,7 +760,7 @@ fn accept_body(
         return Err(err);
     }
     let accepted = decoded.records.len();
-    let payload = raw_spool_entry(token_id, endpoint, encoding, body).map_err(|e| {
+    let header = raw_spool_header(token_id, endpoint, encoding).map_err(|e| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
@@ -770,7 +770,7 @@ fn accept_body(
     let records = decoded.records;
     let started = Instant::now();
     let mut records = Some(records);
-    let appended = app.spool.append(&payload, |seq| {
+    let appended = app.spool.append(&[&header, body], |seq| {
         let batch = Batch {
             seq,
             token_id: token_id.to_string(),
@@ -791,6 +791,7 @@ fn accept_body(
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "spool_full", e.to_string())
                 .retry_after(Duration::from_secs(5))
         }
+        SpoolError::TooLarge { .. } => ApiError::payload_too_large("body_too_large", e.to_string()),
         e => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "spool_unavailable",
@@ -951,7 +952,8 @@ mod tests {
         ] {
             let live = decoded(Endpoint::Native, "shipper", &body, encoding);
             assert_eq!(live.len(), 2, "the bad line is rejected, the others kept");
-            let entry = raw_spool_entry("shipper", Endpoint::Native, encoding, &body).unwrap();
+            let header = raw_spool_header("shipper", Endpoint::Native, encoding).unwrap();
+            let entry = [header, body.clone()].concat();
             assert!(entry.starts_with(RAW_SPOOL_MAGIC));
             assert!(entry.ends_with(&body), "the body is kept as it arrived");
             let batch = batch_from_spool(7, &entry, 1 << 20).unwrap();
@@ -987,8 +989,8 @@ mod tests {
 
     #[test]
     fn a_damaged_spool_entry_is_a_clear_error() {
-        let mut entry =
-            raw_spool_entry("t", Endpoint::Native, decode::Encoding::Gzip, b"not gzip").unwrap();
+        let header = raw_spool_header("t", Endpoint::Native, decode::Encoding::Gzip).unwrap();
+        let mut entry = [&header[..], b"not gzip"].concat();
         let err = batch_from_spool(1, &entry, 1 << 20).err().unwrap();
         assert!(err.starts_with("body:"), "{err}");
         entry.truncate(RAW_SPOOL_MAGIC.len() + 5);

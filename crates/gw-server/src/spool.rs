@@ -10,7 +10,7 @@
 
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -34,6 +34,8 @@ pub enum SpoolError {
         "spool is full: {pending_bytes} bytes wait for the pipeline, limit server.spool_max_bytes = {limit}"
     )]
     Full { pending_bytes: u64, limit: u64 },
+    #[error("spool entry of {bytes} bytes is larger than a frame can hold (4 GiB)")]
+    TooLarge { bytes: u64 },
 }
 
 fn io_err<'a>(path: &'a Path, action: &'static str) -> impl FnOnce(io::Error) -> SpoolError + 'a {
@@ -98,11 +100,30 @@ pub struct Spool {
     state: Mutex<State>,
 }
 
-fn checksum(seq: u64, payload: &[u8]) -> u64 {
+fn checksum(seq: u64, parts: &[&[u8]]) -> u64 {
     let mut h = Xxh3::new();
     h.update(&seq.to_le_bytes());
-    h.update(payload);
+    for part in parts {
+        h.update(part);
+    }
     h.digest()
+}
+
+/// Writes `header` and then every part, as few write calls as the kernel allows.
+fn write_all_parts(file: &mut File, header: &[u8], parts: &[&[u8]]) -> io::Result<()> {
+    let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(parts.len() + 1);
+    slices.push(IoSlice::new(header));
+    slices.extend(parts.iter().map(|p| IoSlice::new(p)));
+    let mut rest = &mut slices[..];
+    while !rest.is_empty() {
+        match file.write_vectored(rest) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut rest, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 fn sync_dir(dir: &Path) -> Result<(), SpoolError> {
@@ -169,11 +190,18 @@ impl Spool {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Appends one entry, fsyncs it and returns its sequence number. `then` runs with the
-    /// sequence number before the lock is released, so whatever it does happens in sequence
-    /// order.
-    pub fn append(&self, payload: &[u8], then: impl FnOnce(u64)) -> Result<u64, SpoolError> {
-        let frame = (HEADER_BYTES + payload.len()) as u64;
+    /// Appends one entry, the concatenation of `parts`, fsyncs it and returns its sequence
+    /// number. `then` runs with the sequence number before the lock is released, so whatever
+    /// it does happens in sequence order. The parts are written as they are (no copy of a
+    /// megabyte-sized request body into one buffer first).
+    pub fn append(&self, parts: &[&[u8]], then: impl FnOnce(u64)) -> Result<u64, SpoolError> {
+        let payload_len: usize = parts.iter().map(|p| p.len()).sum();
+        let Ok(len_field) = u32::try_from(payload_len) else {
+            return Err(SpoolError::TooLarge {
+                bytes: payload_len as u64,
+            });
+        };
+        let frame = (HEADER_BYTES + payload_len) as u64;
         let mut st = self.lock();
         if st.pending_bytes + frame > self.limits.max_pending_bytes {
             return Err(SpoolError::Full {
@@ -190,14 +218,11 @@ impl Spool {
             self.start_segment(&mut st, seq)?;
         }
         let active = st.active.as_mut().expect("a segment was just started");
-        let mut buf = Vec::with_capacity(frame as usize);
-        buf.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-        buf.extend_from_slice(&seq.to_le_bytes());
-        buf.extend_from_slice(&checksum(seq, payload).to_le_bytes());
-        buf.extend_from_slice(payload);
-        let written = active
-            .file
-            .write_all(&buf)
+        let mut header = [0u8; HEADER_BYTES];
+        header[..4].copy_from_slice(&len_field.to_le_bytes());
+        header[4..12].copy_from_slice(&seq.to_le_bytes());
+        header[12..].copy_from_slice(&checksum(seq, parts).to_le_bytes());
+        let written = write_all_parts(&mut active.file, &header, parts)
             .and_then(|()| active.file.sync_data());
         if let Err(e) = written {
             // The frame may be half written: start a new segment for the next append, and let
@@ -362,7 +387,7 @@ fn parse_frame(data: &[u8]) -> Option<(SpoolEntry, usize)> {
     let seq = u64::from_le_bytes(header[4..12].try_into().ok()?);
     let sum = u64::from_le_bytes(header[12..20].try_into().ok()?);
     let payload = data.get(HEADER_BYTES..HEADER_BYTES + len)?;
-    (checksum(seq, payload) == sum).then(|| {
+    (checksum(seq, &[payload]) == sum).then(|| {
         (
             SpoolEntry {
                 seq,
@@ -399,7 +424,7 @@ mod tests {
             assert!(pending.is_empty());
             let mut order = Vec::new();
             for p in [&b"one"[..], b"two", b"three"] {
-                spool.append(p, |seq| order.push(seq)).unwrap();
+                spool.append(&[p], |seq| order.push(seq)).unwrap();
             }
             assert_eq!(order, vec![1, 2, 3]);
             spool.commit(1).unwrap();
@@ -410,12 +435,12 @@ mod tests {
             payloads(&pending),
             vec![(2, &b"two"[..]), (3, &b"three"[..])]
         );
-        assert_eq!(spool.append(b"four", |_| {}).unwrap(), 4);
+        assert_eq!(spool.append(&[b"four"], |_| {}).unwrap(), 4);
         spool.commit(4).unwrap();
         drop(spool);
         let (spool, pending) = Spool::open(dir.path(), limits()).unwrap();
         assert!(pending.is_empty());
-        assert_eq!(spool.append(b"five", |_| {}).unwrap(), 5);
+        assert_eq!(spool.append(&[b"five"], |_| {}).unwrap(), 5);
     }
 
     #[test]
@@ -423,7 +448,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (spool, _) = Spool::open(dir.path(), limits()).unwrap();
         for _ in 0..10 {
-            spool.append(&[7u8; 60], |_| {}).unwrap();
+            spool.append(&[&[7u8; 60]], |_| {}).unwrap();
         }
         let segments = || {
             fs::read_dir(dir.path())
@@ -453,8 +478,8 @@ mod tests {
     fn a_torn_tail_is_cut_and_the_intact_entries_survive() {
         let dir = tempfile::tempdir().unwrap();
         let (spool, _) = Spool::open(dir.path(), SpoolLimits::new(1 << 20)).unwrap();
-        spool.append(b"kept", |_| {}).unwrap();
-        spool.append(b"torn-entry", |_| {}).unwrap();
+        spool.append(&[b"kept"], |_| {}).unwrap();
+        spool.append(&[b"torn-entry"], |_| {}).unwrap();
         drop(spool);
         let seg = dir.path().join(format!("{:020}{SEGMENT_SUFFIX}", 1));
         let len = fs::metadata(&seg).unwrap().len();
@@ -467,7 +492,7 @@ mod tests {
         let (spool, pending) = Spool::open(dir.path(), SpoolLimits::new(1 << 20)).unwrap();
         assert_eq!(payloads(&pending), vec![(1, &b"kept"[..])]);
         assert_eq!(fs::metadata(&seg).unwrap().len(), (HEADER_BYTES + 4) as u64);
-        assert_eq!(spool.append(b"next", |_| {}).unwrap(), 2);
+        assert_eq!(spool.append(&[b"next"], |_| {}).unwrap(), 2);
         drop(spool);
         let (_, pending) = Spool::open(dir.path(), SpoolLimits::new(1 << 20)).unwrap();
         assert_eq!(
@@ -477,11 +502,26 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_is_its_parts_joined() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (spool, _) = Spool::open(dir.path(), limits()).unwrap();
+            spool.append(&[b"head\n", b"", b"body"], |_| {}).unwrap();
+            spool.append(&[], |_| {}).unwrap();
+        }
+        let (_, pending) = Spool::open(dir.path(), limits()).unwrap();
+        assert_eq!(
+            payloads(&pending),
+            vec![(1, &b"head\nbody"[..]), (2, &b""[..])]
+        );
+    }
+
+    #[test]
     fn a_flipped_bit_is_caught_by_the_checksum() {
         let dir = tempfile::tempdir().unwrap();
         let (spool, _) = Spool::open(dir.path(), SpoolLimits::new(1 << 20)).unwrap();
-        spool.append(b"good", |_| {}).unwrap();
-        spool.append(b"flip", |_| {}).unwrap();
+        spool.append(&[b"good"], |_| {}).unwrap();
+        spool.append(&[b"flip"], |_| {}).unwrap();
         drop(spool);
         let seg = dir.path().join(format!("{:020}{SEGMENT_SUFFIX}", 1));
         let mut bytes = fs::read(&seg).unwrap();
@@ -500,10 +540,10 @@ mod tests {
             segment_bytes: 1000,
         };
         let (spool, _) = Spool::open(dir.path(), lim).unwrap();
-        spool.append(&[0; 40], |_| {}).unwrap();
-        spool.append(&[0; 20], |_| {}).unwrap();
+        spool.append(&[&[0; 40]], |_| {}).unwrap();
+        spool.append(&[&[0; 20]], |_| {}).unwrap();
         let err = spool
-            .append(&[0; 20], |_| panic!("not appended"))
+            .append(&[&[0; 20]], |_| panic!("not appended"))
             .unwrap_err();
         assert!(
             matches!(
@@ -516,7 +556,7 @@ mod tests {
             "{err}"
         );
         spool.commit(1).unwrap();
-        spool.append(&[0; 20], |_| {}).unwrap();
+        spool.append(&[&[0; 20]], |_| {}).unwrap();
     }
 
     #[test]
