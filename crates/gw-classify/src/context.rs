@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::builtin::{name_segments, secret_name, secret_shape_ok};
 use crate::classifier::{Classifier, Match, RuleId};
-use crate::json_walk::{self, Step};
+use crate::json_walk::{self, Scalar, Step};
 use crate::kind::{SensitiveKind, Sensitivity};
 use crate::mask::mask;
 
@@ -433,6 +433,156 @@ fn percent_decode(s: &str) -> Cow<'_, str> {
     Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
+/// What `scan_json` carries through its walk: the value detector matches and key words of
+/// the prefilter pass over the body, and the findings so far.
+struct JsonScan<'b, 'c> {
+    classifier: &'c Classifier,
+    body: &'b str,
+    /// In document order; `matches[next..]` lie at or after the current scalar.
+    matches: &'b [Match],
+    next: usize,
+    /// Ascending offsets of the words a field name must hold to name a kind
+    /// (`Activation::key_words`); `key_words[word]` is the first at or after `last_key_start`.
+    key_words: &'b [usize],
+    word: usize,
+    last_key_start: usize,
+    /// Keys repeat (arrays of objects): each distinct name is classified once per body.
+    names: Vec<(&'b str, (Option<SensitiveKind>, bool))>,
+    /// Indices of the matches inside the current scalar (reused across scalars).
+    here: Vec<usize>,
+    path_buf: String,
+    col: Collector<'c>,
+}
+
+impl<'b> JsonScan<'b, '_> {
+    /// Whether a key word starts inside the key at `key_start..key_end`.
+    fn key_has_word(&mut self, key_start: usize, key_end: usize) -> bool {
+        // Keys mostly come in document order: move the cursor forward, and search again only
+        // for a key before the last one.
+        if key_start < self.last_key_start {
+            self.word = self.key_words.partition_point(|&p| p < key_start);
+        } else {
+            while self
+                .key_words
+                .get(self.word)
+                .is_some_and(|&p| p < key_start)
+            {
+                self.word += 1;
+            }
+        }
+        self.last_key_start = key_start;
+        self.key_words.get(self.word).is_some_and(|&p| p < key_end)
+    }
+
+    /// One scalar of the walk. Most scalars hold no match and sit directly under a key that
+    /// names nothing: those are passed over here, without the call to `visit_candidate`.
+    #[inline]
+    fn visit(&mut self, s: &Scalar<'_>) {
+        if !self.classifier.has_custom_field_rules
+            && self.matches.get(self.next).is_none_or(|m| m.start >= s.end)
+            && let Some(&Step::Member { key_start, key_end }) = s.steps.last()
+            && !self.key_has_word(key_start, key_end)
+        {
+            return;
+        }
+        self.visit_candidate(s);
+    }
+
+    /// A scalar that may hold a match or sit under a key that names a kind.
+    #[inline(never)]
+    fn visit_candidate(&mut self, s: &Scalar<'_>) {
+        self.take_matches_before(s);
+        let (name, by_name, custom_by_name) = self.name_verdict(s.steps);
+        if self.here.is_empty() && by_name.is_none() && !custom_by_name {
+            return;
+        }
+        let (c, body) = (self.classifier, self.body);
+        let path = &mut self.path_buf;
+        json_walk::render_path_into(body, s.steps, path);
+        let value = &body[s.start..s.end];
+        let mut named_kind_found = false;
+        for m in self.here.iter().map(|&i| &self.matches[i]) {
+            // Weak formats (an unformatted 9-digit number) need the field name's support.
+            if m.confidence < 0.6 && Some(m.kind) != by_name {
+                continue;
+            }
+            named_kind_found |= Some(m.kind) == by_name;
+            self.col
+                .add(path, m.kind, m.rule, &body[m.start..m.end], m.confidence);
+        }
+        if let Some(kind) = by_name
+            && !named_kind_found
+            && let Some(conf) = value_fits(kind, value)
+        {
+            self.col.add(path, kind, c.field_rule, value, conf);
+        }
+        if let Some(n) = name.filter(|_| custom_by_name) {
+            let custom: Vec<(RuleId, SensitiveKind)> = c
+                .custom_field_rules(n)
+                .map(|(id, r)| (id, r.kind))
+                .collect();
+            for (id, kind) in custom {
+                if !value.trim().is_empty() {
+                    self.col.add(path, kind, id, value, c.custom_confidence(id));
+                }
+            }
+        }
+    }
+
+    /// The matches that start before the end of scalar `s` into `here` (those inside it), or
+    /// at the root (those spanning tokens).
+    fn take_matches_before(&mut self, s: &Scalar<'_>) {
+        self.here.clear();
+        while let Some(m) = self.matches.get(self.next).filter(|m| m.start < s.end) {
+            if m.start >= s.start && m.end <= s.end {
+                self.here.push(self.next);
+            } else {
+                let value = &self.body[m.start..m.end];
+                self.col.add("$", m.kind, m.rule, value, m.confidence);
+            }
+            self.next += 1;
+        }
+    }
+
+    /// The nearest key above a scalar (when it holds a key word, or custom field rules
+    /// exist), the kind it names, and whether a custom field rule matches it.
+    fn name_verdict(&mut self, steps: &[Step]) -> (Option<&'b str>, Option<SensitiveKind>, bool) {
+        let c = self.classifier;
+        let nearest_key = steps.iter().rev().find_map(|st| match *st {
+            Step::Member { key_start, key_end } => Some((key_start, key_end)),
+            Step::Element => None,
+        });
+        let Some((key_start, key_end)) = nearest_key else {
+            return (None, None, false);
+        };
+        let has_word = self.key_has_word(key_start, key_end);
+        if !has_word && !c.has_custom_field_rules {
+            return (None, None, false);
+        }
+        let Some(name) = self.body.get(key_start..key_end) else {
+            return (None, None, false);
+        };
+        let (by_name, custom) = self.cached_name_verdict(name);
+        (Some(name), by_name, custom)
+    }
+
+    /// What `name` says, classified once per distinct name of the body.
+    fn cached_name_verdict(&mut self, name: &'b str) -> (Option<SensitiveKind>, bool) {
+        if let Some((_, verdict)) = self.names.iter().find(|(k, _)| same_key(k, name)) {
+            return *verdict;
+        }
+        let c = self.classifier;
+        let verdict = (
+            cached_kind_from_field_name(name).filter(|k| c.kind_enabled(*k)),
+            c.has_custom_field_rules && c.custom_field_rules(name).next().is_some(),
+        );
+        if self.names.len() < 64 {
+            self.names.push((name, verdict));
+        }
+        verdict
+    }
+}
+
 impl Classifier {
     /// Classify a JSON body: field paths as locations, field names as evidence. A body that
     /// is not JSON is classified as text at field path `$`. Bodies longer than
@@ -444,12 +594,9 @@ impl Classifier {
         status: Option<StatusClass>,
     ) -> BodyScan {
         let (body, truncated) = self.capped(body);
-        let mut col = Collector::new(self, location, status);
         // Offsets of the words a field name must hold to name a kind: keys holding none
         // skip the name lookup.
         let mut key_words: Vec<usize> = Vec::new();
-        // `key_words[word]` is the first word at or after `last_key_start`.
-        let (mut word, mut last_key_start) = (0usize, 0usize);
         let (matches, field_hint) = self.scan_inner_keys(body, None, Some(&mut key_words));
         if matches.is_empty() && !field_hint && !self.has_custom_field_rules {
             return BodyScan {
@@ -457,108 +604,22 @@ impl Classifier {
                 truncated,
             };
         }
-        let mut next = 0;
-        let mut path_buf = String::new();
-        let mut names: Vec<(&str, (Option<SensitiveKind>, bool))> = Vec::new();
-        // Indices of the matches inside the current scalar (reused across scalars).
-        let mut here: Vec<usize> = Vec::new();
-        let walked = json_walk::walk(body, |s| {
-            // Value detector matches inside this scalar.
-            here.clear();
-            while next < matches.len() && matches[next].start < s.end {
-                if matches[next].start >= s.start && matches[next].end <= s.end {
-                    here.push(next);
-                } else {
-                    // Outside any scalar (spanning tokens): record at the root.
-                    let m = &matches[next];
-                    col.add("$", m.kind, m.rule, &body[m.start..m.end], m.confidence);
-                }
-                next += 1;
-            }
-            let (name, name_has_word) = match s
-                .steps
-                .iter()
-                .rev()
-                .find(|st| matches!(st, Step::Member { .. }))
-            {
-                Some(&Step::Member { key_start, key_end }) => {
-                    // Keys mostly come in document order: move the cursor forward, and
-                    // search again only for a key before the last one.
-                    if key_start < last_key_start {
-                        word = key_words.partition_point(|&p| p < key_start);
-                    } else {
-                        while key_words.get(word).is_some_and(|&p| p < key_start) {
-                            word += 1;
-                        }
-                    }
-                    last_key_start = key_start;
-                    let has_word = key_words.get(word).is_some_and(|&p| p < key_end);
-                    let name = if has_word || self.has_custom_field_rules {
-                        body.get(key_start..key_end)
-                    } else {
-                        None
-                    };
-                    (name, has_word)
-                }
-                _ => (None, false),
-            };
-            // Keys repeat (arrays of objects): classify each distinct name once per body.
-            let (by_name, custom_by_name) = match name {
-                Some(_) if !name_has_word && !self.has_custom_field_rules => (None, false),
-                Some(n) => match names.iter().find(|(k, _)| same_key(k, n)) {
-                    Some((_, v)) => *v,
-                    None => {
-                        let v = (
-                            cached_kind_from_field_name(n).filter(|k| self.kind_enabled(*k)),
-                            self.has_custom_field_rules
-                                && self.custom_field_rules(n).next().is_some(),
-                        );
-                        if names.len() < 64 {
-                            names.push((n, v));
-                        }
-                        v
-                    }
-                },
-                None => (None, false),
-            };
-            if here.is_empty() && by_name.is_none() && !custom_by_name {
-                return;
-            }
-            json_walk::render_path_into(body, s.steps, &mut path_buf);
-            let value = &body[s.start..s.end];
-            let mut named_kind_found = false;
-            for m in here.iter().map(|&i| &matches[i]) {
-                // Weak formats (an unformatted 9-digit number) need the field name's support.
-                if m.confidence < 0.6 && Some(m.kind) != by_name {
-                    continue;
-                }
-                named_kind_found |= Some(m.kind) == by_name;
-                col.add(
-                    &path_buf,
-                    m.kind,
-                    m.rule,
-                    &body[m.start..m.end],
-                    m.confidence,
-                );
-            }
-            if let Some(kind) = by_name
-                && !named_kind_found
-                && let Some(conf) = value_fits(kind, value)
-            {
-                col.add(&path_buf, kind, self.field_rule, value, conf);
-            }
-            if let Some(n) = name.filter(|_| custom_by_name) {
-                let custom: Vec<(RuleId, SensitiveKind)> = self
-                    .custom_field_rules(n)
-                    .map(|(id, r)| (id, r.kind))
-                    .collect();
-                for (id, kind) in custom {
-                    if !value.trim().is_empty() {
-                        col.add(&path_buf, kind, id, value, self.custom_confidence(id));
-                    }
-                }
-            }
-        });
+        let mut scan = JsonScan {
+            classifier: self,
+            body,
+            matches: &matches,
+            next: 0,
+            key_words: &key_words,
+            word: 0,
+            last_key_start: 0,
+            // Sized for a typical body, so that they do not grow while it is walked.
+            names: Vec::with_capacity(16),
+            here: Vec::with_capacity(4),
+            path_buf: String::with_capacity(64),
+            col: Collector::new(self, location, status),
+        };
+        let walked = json_walk::walk(body, |s| scan.visit(s));
+        let (next, mut col) = (scan.next, scan.col);
         match walked {
             Ok(()) => {
                 for m in &matches[next..] {

@@ -26,6 +26,8 @@ pub(crate) struct NotJson {
 
 const MAX_DEPTH: usize = 128;
 
+/// States of `walk_reference`.
+#[cfg(test)]
 #[derive(Clone, Copy, PartialEq)]
 enum State {
     Value,
@@ -36,7 +38,145 @@ enum State {
 }
 
 /// Visit every scalar of `body` in document order.
+///
+/// `steps` holds one step per open container, pushed when it opens: a `Member` (its key
+/// overwritten at each key, empty before the first) for an object, an `Element` for an array.
+/// So a visit sees the path of the scalar, and a member costs no push or pop. The loop reads
+/// a value, then the commas and closes after it, so that a member of compact JSON
+/// (`"key":"value",`) is one pass through it.
 pub(crate) fn walk(body: &str, mut visit: impl FnMut(&Scalar<'_>)) -> Result<(), NotJson> {
+    let b = body.as_bytes();
+    let mut steps: Vec<Step> = Vec::with_capacity(16);
+    let mut i = skip_ws(b, 0);
+    if i >= b.len() || !matches!(b[i], b'{' | b'[') {
+        return Err(NotJson { offset: i });
+    }
+    loop {
+        // A value starts at `i`, after blanks.
+        i = skip_ws(b, i);
+        let Some(&ch) = b.get(i) else {
+            return Err(NotJson { offset: i });
+        };
+        match ch {
+            b'{' | b'[' => {
+                if steps.len() >= MAX_DEPTH {
+                    return Err(NotJson { offset: i });
+                }
+                let object = ch == b'{';
+                steps.push(if object {
+                    Step::Member {
+                        key_start: i + 1,
+                        key_end: i + 1,
+                    }
+                } else {
+                    Step::Element
+                });
+                i = skip_ws(b, i + 1);
+                match b.get(i) {
+                    None => return Err(NotJson { offset: i }),
+                    Some(b'}') if object => {}
+                    Some(b']') if !object => {}
+                    Some(_) if !object => continue,
+                    Some(b'"') => {
+                        i = member_key(b, i, &mut steps)?;
+                        continue;
+                    }
+                    Some(_) => return Err(NotJson { offset: i }),
+                }
+                // An empty container.
+                steps.pop();
+                i += 1;
+                if steps.is_empty() {
+                    // An empty root still needs a byte after it to count as JSON.
+                    i = skip_ws(b, i);
+                    return if i < b.len() {
+                        Ok(())
+                    } else {
+                        Err(NotJson { offset: i })
+                    };
+                }
+            }
+            b'"' => {
+                let end = string_end(b, i + 1).ok_or(NotJson { offset: i })?;
+                visit(&Scalar {
+                    steps: &steps,
+                    start: i + 1,
+                    end,
+                });
+                i = end + 1;
+            }
+            _ => {
+                let start = i;
+                while i < b.len()
+                    && matches!(b[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E' | b'a'..=b'z')
+                {
+                    i += 1;
+                }
+                if i == start {
+                    return Err(NotJson { offset: i });
+                }
+                visit(&Scalar {
+                    steps: &steps,
+                    start,
+                    end: i,
+                });
+            }
+        }
+        // After a value, inside at least one container: the closes, then a comma.
+        loop {
+            i = skip_ws(b, i);
+            let Some(&ch) = b.get(i) else {
+                return Err(NotJson { offset: i });
+            };
+            let object = matches!(steps.last(), Some(Step::Member { .. }));
+            match ch {
+                b',' if object => {
+                    i = skip_ws(b, i + 1);
+                    if b.get(i) != Some(&b'"') {
+                        return Err(NotJson { offset: i });
+                    }
+                    i = member_key(b, i, &mut steps)?;
+                    break;
+                }
+                b',' => {
+                    i += 1;
+                    break;
+                }
+                b'}' if object => {}
+                b']' if !object => {}
+                _ => return Err(NotJson { offset: i }),
+            }
+            steps.pop();
+            i += 1;
+            if steps.is_empty() {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// The key whose opening quote is at `i`, as the last step (an object's); returns the offset
+/// after the colon that must follow it.
+#[inline(always)]
+fn member_key(b: &[u8], i: usize, steps: &mut [Step]) -> Result<usize, NotJson> {
+    let end = string_end(b, i + 1).ok_or(NotJson { offset: i })?;
+    if let Some(last) = steps.last_mut() {
+        *last = Step::Member {
+            key_start: i + 1,
+            key_end: end,
+        };
+    }
+    let colon = skip_ws(b, end + 1);
+    if b.get(colon) != Some(&b':') {
+        return Err(NotJson { offset: colon });
+    }
+    Ok(colon + 1)
+}
+
+/// The walk as first written, with a push and a pop per member: the reference `walk` must
+/// agree with.
+#[cfg(test)]
+fn walk_reference(body: &str, mut visit: impl FnMut(&Scalar<'_>)) -> Result<(), NotJson> {
     let b = body.as_bytes();
     let mut steps: Vec<Step> = Vec::with_capacity(16);
     // One entry per open container: true for an object.
@@ -157,8 +297,14 @@ pub(crate) fn walk(body: &str, mut visit: impl FnMut(&Scalar<'_>)) -> Result<(),
     }
 }
 
+/// The first offset from `i` on that is not a JSON blank. Blanks are all below `!`, so one
+/// comparison settles the common case of compact JSON.
+#[inline(always)]
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
-    while i < b.len() && matches!(b[i], b' ' | b'\n' | b'\r' | b'\t') {
+    while let Some(&c) = b.get(i)
+        && c <= b' '
+        && matches!(c, b' ' | b'\n' | b'\r' | b'\t')
+    {
         i += 1;
     }
     i
@@ -175,7 +321,8 @@ fn quote_or_backslash(x: u64) -> u64 {
 
 /// Index of the closing quote of a string whose content starts at `i`. Strings of JSON
 /// bodies are mostly short: eight bytes at a time is cheaper than setting up a vectorised
-/// search per string.
+/// search per string. Inlined: a call costs as much as the search of a short string.
+#[inline(always)]
 fn string_end(b: &[u8], mut i: usize) -> Option<usize> {
     loop {
         while let Some(chunk) = b.get(i..i + 8) {
@@ -299,5 +446,126 @@ mod tests {
         assert!(walk("hello", |_| {}).is_err());
         assert!(walk("{\"a\" 1}", |_| {}).is_err());
         assert!(walk("[1,]", |_| {}).is_err());
+    }
+
+    /// Every visit (path and span) and the outcome of a walk.
+    type Trace = (Vec<(String, usize, usize)>, Result<(), NotJson>);
+
+    fn trace(
+        body: &str,
+        walker: impl FnOnce(&mut dyn FnMut(&Scalar<'_>)) -> Result<(), NotJson>,
+    ) -> Trace {
+        let mut seen = Vec::new();
+        let outcome = walker(&mut |s| seen.push((render_path(body, s.steps), s.start, s.end)));
+        (seen, outcome)
+    }
+
+    /// JSON texts, compact or with blanks, with escapes, nesting and empty containers.
+    fn json_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let ws = prop::sample::select(vec!["", "", "", " ", "\n  "]);
+        let leaf = prop_oneof![
+            prop::sample::select(vec![
+                "1",
+                "-2.5e3",
+                "true",
+                "null",
+                "\"\"",
+                "\"a\"",
+                "\"x \\\" y\"",
+                "\"\\\\\"",
+                "\"caf\u{e9}\"",
+                "\"a,b:c{d}[e]\"",
+            ])
+            .prop_map(str::to_string),
+        ];
+        leaf.prop_recursive(4, 48, 6, move |inner| {
+            let ws = ws.clone();
+            prop_oneof![
+                (
+                    prop::collection::vec((inner.clone(), ws.clone()), 0..6),
+                    ws.clone()
+                )
+                    .prop_map(|(items, w)| {
+                        let items: Vec<String> = items
+                            .into_iter()
+                            .map(|(v, w2)| format!("{w}{v}{w2}"))
+                            .collect();
+                        format!("[{}]", items.join(","))
+                    }),
+                (
+                    prop::collection::vec(
+                        (
+                            prop::sample::select(vec!["k", "name", "a b", "q\\\"", ""]),
+                            inner
+                        ),
+                        0..6
+                    ),
+                    ws
+                )
+                    .prop_map(|(members, w)| {
+                        let members: Vec<String> = members
+                            .into_iter()
+                            .map(|(k, v)| format!("{w}\"{k}\"{w}:{w}{v}"))
+                            .collect();
+                        format!("{{{}}}", members.join(","))
+                    }),
+            ]
+        })
+    }
+
+    /// `text` cut at `cut` and with `insert` put in at `at` (both as fractions of its
+    /// length, on character boundaries).
+    fn damaged(text: &str, cut: f64, at: f64, insert: &str) -> String {
+        let boundary = |f: f64| {
+            let mut i = (text.len() as f64 * f) as usize;
+            while !text.is_char_boundary(i) {
+                i -= 1;
+            }
+            i
+        };
+        let mut out = text[..boundary(cut)].to_string();
+        let at = boundary(at).min(out.len());
+        out.insert_str(at, insert);
+        out
+    }
+
+    #[test]
+    fn empty_and_cut_roots_are_reported_as_the_reference_does() {
+        for body in [
+            "{}",
+            "[]",
+            "{} ",
+            "{}x",
+            "[] ]",
+            "{",
+            "[",
+            " ",
+            "",
+            "[[]",
+            "{\"a\":{}}",
+        ] {
+            let lean = trace(body, |v| walk(body, v));
+            let reference = trace(body, |v| walk_reference(body, v));
+            assert_eq!(lean, reference, "{body:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn walks_as_the_reference_walk(
+            text in json_text(),
+            cut in 0.0..=1.0f64,
+            whole in proptest::bool::ANY,
+            at in 0.0..=1.0f64,
+            insert in proptest::sample::select(vec![
+                "", "", "{", "}", "[", "]", ",", ":", "\"", "\\", " ", "x", "1",
+            ]),
+        ) {
+            let body = if whole { text } else { damaged(&text, cut, at, insert) };
+            let lean = trace(&body, |v| walk(&body, v));
+            let reference = trace(&body, |v| walk_reference(&body, v));
+            proptest::prop_assert_eq!(lean, reference, "{:?}", body);
+        }
     }
 }

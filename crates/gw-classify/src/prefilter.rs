@@ -21,6 +21,17 @@ const FIELD_NAME_WORDS: [&str; 29] = [
     "nie", "nino", "cpf", "aadhaar", "national", "cookie", "steuer",
 ];
 
+/// Whether a case-insensitive word is searched on its own rather than with the others in
+/// `Prefilter::words`: words of fewer than three bytes (`pw`), so that `words` can use
+/// three-byte fingerprints, and `name`, which JSON API bodies hold once per record: a search
+/// for the one word reports each at a fraction of the cost of restarting the multi-word
+/// search after it. No other word starts with `name` or is a start of it, so the
+/// leftmost-longest `words` search reports the other words as it would with `name` among
+/// them.
+fn searched_alone(word: &[u8]) -> bool {
+    word.len() < 3 || word == b"name"
+}
+
 /// Qualifiers that make `name` a person's name (`first_name`, `lastName`, `surname`), or
 /// an identifier (`codice`).
 const NAME_QUALIFIERS: [&[u8]; 19] = [
@@ -173,9 +184,8 @@ pub(crate) struct Activation {
 pub(crate) struct Prefilter {
     /// Case-insensitive words, searched in the lowercased text.
     words: Group,
-    /// Case-insensitive words of fewer than three bytes (`pw`), searched on their own so
-    /// that `words` can use three-byte fingerprints.
-    short_words: Vec<(memchr::memmem::Finder<'static>, Target)>,
+    /// Case-insensitive words searched on their own (`searched_alone`).
+    lone_words: Vec<(memchr::memmem::Finder<'static>, Target)>,
     /// Single-byte literals searched in the whole text (`@`).
     anywhere_bytes: Vec<(u8, usize)>,
     /// Longer literals searched in the whole text.
@@ -244,6 +254,23 @@ impl Prefilter {
                 .filter(|w| **w != "name" && !FIELD_NAME_WORDS.contains(w))
                 .map(|w| (w.to_ascii_lowercase().into_bytes(), Target::KeyWord)),
         );
+        // What `searched_alone` relies on: a lone word of three or more bytes shares no start
+        // with a word of `words` (a leftmost-longest search would report only the longer).
+        for (lone, _) in words
+            .iter()
+            .filter(|(w, _)| w.len() >= 3 && searched_alone(w))
+        {
+            if let Some((other, _)) = words
+                .iter()
+                .find(|(w, _)| !searched_alone(w) && (w.starts_with(lone) || lone.starts_with(w)))
+            {
+                return Err(format!(
+                    "word {:?} is searched alone but shares a start with {:?}",
+                    String::from_utf8_lossy(lone),
+                    String::from_utf8_lossy(other)
+                ));
+            }
+        }
         let optional = |lits: &[(Vec<u8>, Target)], kind| {
             if lits.is_empty() {
                 Ok(None)
@@ -252,15 +279,15 @@ impl Prefilter {
             }
         };
         Ok(Prefilter {
-            short_words: words
+            lone_words: words
                 .iter()
-                .filter(|(w, _)| w.len() < 3)
+                .filter(|(w, _)| searched_alone(w))
                 .map(|(w, t)| (memchr::memmem::Finder::new(w).into_owned(), *t))
                 .collect(),
             words: Group::new(
                 &words
                     .iter()
-                    .filter(|(w, _)| w.len() >= 3)
+                    .filter(|(w, _)| !searched_alone(w))
                     .cloned()
                     .collect::<Vec<_>>(),
                 MatchKind::LeftmostLongest,
@@ -343,7 +370,7 @@ impl Prefilter {
         if let Some(g) = &self.anywhere {
             g.each_start(b, |t, start, end| hit(t, b, start, end));
         }
-        for (finder, target) in &self.short_words {
+        for (finder, target) in &self.lone_words {
             for start in finder.find_iter(lower.as_slice()) {
                 hit(
                     std::slice::from_ref(target),
@@ -360,7 +387,7 @@ impl Prefilter {
                 }
             }
         }
-        // The short words were searched apart: keep the offsets ascending.
+        // The lone words were searched apart: keep the offsets ascending.
         if !key_words.is_sorted() {
             key_words.sort_unstable();
         }
@@ -477,6 +504,8 @@ fn scan_bytes(b: &[u8], windows: &mut Vec<DigitWindow>, runs: &mut Vec<(usize, u
     let n = b.len();
     // Length of the token run that ends at `i`.
     let mut run = 0usize;
+    // Colons before this offset sit in a run `ipv6_at` found no IPv6 in (timestamps).
+    let mut ipv6_looked_to = 0;
     let mut i = 0;
     while i < n {
         match BYTE_CLASS[usize::from(b[i])] {
@@ -497,7 +526,9 @@ fn scan_bytes(b: &[u8], windows: &mut Vec<DigitWindow>, runs: &mut Vec<(usize, u
                 continue;
             }
             COLON => {
-                shapes.ipv6 = shapes.ipv6 || ipv6_at(b, i);
+                if !shapes.ipv6 && i >= ipv6_looked_to {
+                    (shapes.ipv6, ipv6_looked_to) = ipv6_at(b, i);
+                }
                 run += 1;
                 i += 1;
                 continue;
@@ -644,15 +675,17 @@ fn hex_or_colon(c: u8) -> bool {
 }
 
 /// Whether the colon at `p` belongs to `::` or to a run of hex digits and colons holding
-/// at least four colons.
-fn ipv6_at(b: &[u8], p: usize) -> bool {
+/// at least four colons; and the offset up to which colons need no look: the end of the run
+/// when it was read and holds neither (every colon in it gets the same answer: one that starts
+/// a `::` would have put the `::` in the run), else `p + 1`.
+fn ipv6_at(b: &[u8], p: usize) -> (bool, usize) {
     if b.get(p + 1) == Some(&b':') {
-        return true;
+        return (true, p + 1);
     }
     // Inside an address every single colon sits between hex digits; JSON's `"key":` never
     // does.
     if p == 0 || !b[p - 1].is_ascii_hexdigit() || !b.get(p + 1).is_some_and(u8::is_ascii_hexdigit) {
-        return false;
+        return (false, p + 1);
     }
     let mut s = p;
     while s > 0 && hex_or_colon(b[s - 1]) {
@@ -663,13 +696,15 @@ fn ipv6_at(b: &[u8], p: usize) -> bool {
         e += 1;
     }
     let run = &b[s..e];
-    run.iter().filter(|&&c| c == b':').count() >= 4 || run.windows(2).any(|w| w == b"::")
+    let found =
+        run.iter().filter(|&&c| c == b':').count() >= 4 || run.windows(2).any(|w| w == b"::");
+    (found, e)
 }
 
 /// `::`, or a run of hex digits and colons holding at least four colons.
 #[cfg(test)]
 fn ipv6_shape(b: &[u8]) -> bool {
-    memchr::memchr_iter(b':', b).any(|p| ipv6_at(b, p))
+    memchr::memchr_iter(b':', b).any(|p| ipv6_at(b, p).0)
 }
 
 fn token_byte(c: u8) -> bool {
@@ -716,6 +751,22 @@ mod tests {
             "529.982.247-25",
         ] {
             assert!(windows(id).1.national_id, "{id}");
+        }
+    }
+
+    #[test]
+    fn ipv6_shapes_after_timestamps_are_still_found() {
+        // The byte loop skips colons of a hex-and-colon run already found clean.
+        for text in [
+            "at 09:13:20Z",
+            "at 09:13:20Z from fe80::1",
+            "t 1:2:3 then 1:2:3:4:5",
+            "x:12:34:56:78",
+            "a:b:c::d",
+            "ab:cd:ef:01:23",
+            "{\"t\":\"09:13\",\"u\":\"10:14\"}",
+        ] {
+            assert_eq!(windows(text).1.ipv6, ipv6_shape(text.as_bytes()), "{text}");
         }
     }
 
