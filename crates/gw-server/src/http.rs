@@ -627,12 +627,17 @@ async fn ingest_request(
     body: Body,
 ) -> Result<Response, ApiError> {
     let token_id = authorize(app, headers, Scope::Ingest)?;
+    let max_body = app.config.max_body_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if let Err(not_until) = app.limiter.check_key(&token_id) {
         app.metrics.add(
             series("gatewatch_rate_limited_total", &[("token", &token_id)]),
             1.0,
         );
         let wait = not_until.wait_time_from(DefaultClock::default().now());
+        discard_body(body, declared, max_body).await;
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
@@ -643,14 +648,11 @@ async fn ingest_request(
     decode::check_content_type(headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()))?;
     let encoding =
         decode::content_encoding(headers.get(header::CONTENT_ENCODING).map(|v| v.as_bytes()))?;
-    let max_body = app.config.max_body_bytes;
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max_body as u64) {
         return Err(body_too_large(max_body));
     }
     let Some(slot) = reserve_slot(app) else {
+        discard_body(body, declared, max_body).await;
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "saturated",
@@ -687,6 +689,23 @@ struct OwnedSlot(bool);
 fn slot_into(mut slot: QueueSlot<'_>) -> OwnedSlot {
     slot.armed = false;
     OwnedSlot(true)
+}
+
+/// Reads and drops the body of a request refused with 429 (up to `max` bytes, one frame at a
+/// time), so that a client that sends its whole body before reading the answer, as most log
+/// shippers do, reads the 429 and its `Retry-After` instead of a reset connection, and keeps
+/// the connection. A body declared larger than `max` is left unread (the connection closes).
+async fn discard_body(mut body: Body, declared: Option<u64>, max: usize) {
+    if declared.is_some_and(|n| n > max as u64) {
+        return;
+    }
+    let mut seen = 0usize;
+    while let Some(Ok(frame)) = body.frame().await {
+        seen += frame.data_ref().map_or(0, Bytes::len);
+        if seen > max {
+            return;
+        }
+    }
 }
 
 pub(crate) async fn read_body(body: Body, max: usize) -> Result<Bytes, ApiError> {

@@ -288,6 +288,7 @@ fn a_saturated_pipeline_gets_429_with_retry_after_and_recovers() {
     let r = ingest(server.addr, "/v1/ingest", "application/x-ndjson", &body);
     assert_error(&r, 429, "saturated");
     assert_eq!(r.header("retry-after"), Some("1"));
+    assert_error(&refused_with_a_large_body(server.addr), 429, "saturated");
     assert_eq!(request(server.addr, "GET", "/readyz", &[], b"").status, 503);
     sink.set_open(true);
     eventually("the queue drains", || {
@@ -317,6 +318,31 @@ fn a_token_over_its_rate_gets_429_with_retry_after() {
     assert_error(&r, 429, "rate_limited");
     let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=2).contains(&wait), "{wait}");
+    assert_error(&refused_with_a_large_body(server.addr), 429, "rate_limited");
+}
+
+/// Sends a 12 MiB body (more than loopback's socket buffers hold, less than max_body_bytes)
+/// the way log shippers do, the whole body before reading the answer, and returns the answer.
+/// A 429 must not reset the connection under the client: the server reads the body first.
+fn refused_with_a_large_body(addr: std::net::SocketAddr) -> common::Reply {
+    use std::io::{Read, Write};
+    let body = vec![b'x'; 12 * 1024 * 1024];
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let head = format!(
+        "POST /v1/ingest HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Authorization: Bearer {}\r\nContent-Type: application/x-ndjson\r\n\
+         Content-Length: {}\r\n\r\n",
+        common::INGEST_TOKEN,
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(&body)
+        .expect("the server reads a refused body instead of resetting the connection");
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    common::parse_reply(&raw)
 }
 
 #[test]
