@@ -54,6 +54,10 @@ pub struct ServerConfig {
     pub spool_max_bytes: u64,
     /// Acknowledged batches that may wait for the pipeline before ingest answers 429.
     pub queue_batches: usize,
+    /// Milliseconds a request waits for room in a full queue before it is answered 429: a
+    /// short saturation becomes latency instead of a client backing off for `Retry-After`
+    /// (the body stays unread in the socket meanwhile). 0 answers 429 at once.
+    pub queue_wait_ms: u64,
     /// Requests per second each token may send (sustained).
     pub rate_per_second: u32,
     /// Requests a token may send in a burst above the sustained rate.
@@ -74,6 +78,7 @@ impl Default for ServerConfig {
             spool_dir: PathBuf::from("./gatewatch-spool"),
             spool_max_bytes: 1024 * 1024 * 1024,
             queue_batches: 64,
+            queue_wait_ms: 500,
             rate_per_second: 200,
             rate_burst: 400,
             shutdown_grace_seconds: 30,
@@ -81,6 +86,9 @@ impl Default for ServerConfig {
         }
     }
 }
+
+/// Upper bound of `queue_wait_ms`.
+const MAX_QUEUE_WAIT_MS: u64 = 30_000;
 
 impl ServerConfig {
     /// Checks what serde cannot: token hashes, unique ids, non-zero bounds.
@@ -109,6 +117,12 @@ impl ServerConfig {
                     t.id
                 ));
             }
+        }
+        if self.queue_wait_ms > MAX_QUEUE_WAIT_MS {
+            return invalid(format!(
+                "server.queue_wait_ms: {} is more than {MAX_QUEUE_WAIT_MS} (a longer wait only holds connections; clients retry on 429)",
+                self.queue_wait_ms
+            ));
         }
         for (name, value) in [
             ("max_body_bytes", self.max_body_bytes as u64),

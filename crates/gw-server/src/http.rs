@@ -122,6 +122,8 @@ pub(crate) struct AppState {
     queue: Mutex<Option<Sender<Batch>>>,
     /// Acknowledged batches the forwarder has not handed to the sink yet.
     queued: AtomicUsize,
+    /// Signalled whenever `queued` goes down, for requests waiting for room.
+    slot_freed: tokio::sync::Notify,
     sink: Arc<dyn RecordSink>,
     sink_failing: AtomicBool,
     stopping: AtomicBool,
@@ -205,6 +207,7 @@ impl Server {
             spool,
             queue: Mutex::new(Some(tx)),
             queued: AtomicUsize::new(replayed as usize),
+            slot_freed: tokio::sync::Notify::new(),
             sink,
             sink_failing: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
@@ -568,15 +571,23 @@ async fn ingest(
 
 /// A reserved place in the ingest queue, given back unless the batch was queued.
 struct QueueSlot<'a> {
-    queued: &'a AtomicUsize,
+    app: &'a AppState,
     armed: bool,
 }
 
 impl Drop for QueueSlot<'_> {
     fn drop(&mut self) {
         if self.armed {
-            self.queued.fetch_sub(1, Ordering::SeqCst);
+            self.app.release_slot();
         }
+    }
+}
+
+impl AppState {
+    /// Gives a queue place back and wakes the requests waiting for one.
+    fn release_slot(&self) {
+        self.queued.fetch_sub(1, Ordering::SeqCst);
+        self.slot_freed.notify_waiters();
     }
 }
 
@@ -586,10 +597,24 @@ fn reserve_slot(app: &AppState) -> Option<QueueSlot<'_>> {
             (q < app.config.queue_batches).then_some(q + 1)
         })
         .ok()
-        .map(|_| QueueSlot {
-            queued: &app.queued,
-            armed: true,
-        })
+        .map(|_| QueueSlot { app, armed: true })
+}
+
+/// A queue place, waiting up to `server.queue_wait_ms` for one to free when the queue is full.
+/// `None` once the wait is over: the caller answers 429.
+async fn wait_for_slot(app: &AppState) -> Option<QueueSlot<'_>> {
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(app.config.queue_wait_ms);
+    loop {
+        // Registered before the check, so that a place freed in between still wakes us.
+        let mut freed = std::pin::pin!(app.slot_freed.notified());
+        freed.as_mut().enable();
+        if let Some(slot) = reserve_slot(app) {
+            return Some(slot);
+        }
+        if tokio::time::timeout_at(deadline, freed).await.is_err() {
+            return reserve_slot(app);
+        }
+    }
 }
 
 pub(crate) fn authorize(
@@ -651,7 +676,7 @@ async fn ingest_request(
     if declared.is_some_and(|n| n > max_body as u64) {
         return Err(body_too_large(max_body));
     }
-    let Some(slot) = reserve_slot(app) else {
+    let Some(slot) = wait_for_slot(app).await else {
         discard_body(body, declared, max_body).await;
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -736,10 +761,7 @@ fn accept_body(
     body: &[u8],
     slot: OwnedSlot,
 ) -> Result<Response, ApiError> {
-    let mut slot = QueueSlot {
-        queued: &app.queued,
-        armed: slot.0,
-    };
+    let mut slot = QueueSlot { app, armed: slot.0 };
     let raw = decode::decompress(body, encoding, app.config.max_decompressed_bytes)?;
     let name = decode::input_name(endpoint, token_id, body);
     let decoded = decode::decode_body(endpoint, name, raw)?;
@@ -882,7 +904,7 @@ fn submit_until_taken(app: &AppState, mut batch: Batch) -> bool {
         match result {
             Ok(()) => {
                 app.sink_failing.store(false, Ordering::Relaxed);
-                app.queued.fetch_sub(1, Ordering::SeqCst);
+                app.release_slot();
                 app.metrics
                     .add(series("gatewatch_sink_batches_total", &[]), 1.0);
                 return true;

@@ -304,6 +304,37 @@ fn a_saturated_pipeline_gets_429_with_retry_after_and_recovers() {
 }
 
 #[test]
+fn a_request_waits_for_room_in_a_full_queue_up_to_queue_wait_ms() {
+    let (_tmp, sink, server) = serve(|cfg| {
+        cfg.queue_batches = 2;
+        cfg.queue_wait_ms = 10_000;
+    });
+    sink.set_open(false);
+    let _reopen = Reopen(sink.clone());
+    let body = golden("native/records.input");
+    for _ in 0..2 {
+        let r = ingest(server.addr, "/v1/ingest", "application/x-ndjson", &body);
+        assert_eq!(r.status, 200, "{}", r.text());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // The queue is full: this request waits instead of getting 429 ...
+    let addr = server.addr;
+    let waiting = {
+        let body = body.clone();
+        std::thread::spawn(move || ingest(addr, "/v1/ingest", "application/x-ndjson", &body))
+    };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(!waiting.is_finished(), "answered while the queue was full");
+    // ... and is accepted once the pipeline takes batches again.
+    sink.set_open(true);
+    let r = waiting.join().unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    eventually("all three batches", || {
+        sink.batches.lock().unwrap().len() == 3
+    });
+}
+
+#[test]
 fn a_token_over_its_rate_gets_429_with_retry_after() {
     let (_tmp, _sink, server) = serve(|cfg| {
         cfg.rate_per_second = 1;
