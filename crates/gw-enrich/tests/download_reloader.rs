@@ -163,7 +163,8 @@ fn the_reloader_polls_for_changes() {
         handle.current().lookup(ip("203.0.113.9")).is_some()
     });
     assert!(handle.current().lookup(ip("198.51.100.1")).is_none());
-    assert!(reloader.status().reloads >= 1);
+    // The new set is published before the reloader thread counts the reload.
+    wait_for("the reload to be counted", || reloader.status().reloads >= 1);
 
     // A broken file (now unreadable: removed) keeps the previous set and records why.
     std::fs::remove_file(&path).unwrap();
