@@ -51,7 +51,7 @@ fn assign_endpoint(x: &mut Exchange) {
     x.endpoint = Some(EndpointRef {
         id: format!("{} {host}{template}", x.request.method),
         host,
-        method: x.request.method.clone(),
+        method: x.request.method.to_string(),
         template,
         spec_operation_id: None,
         matched_by: EndpointMatch::Learned,

@@ -205,12 +205,9 @@ fn har_quirks_are_read_as_documented() {
     let versions: Vec<_> = out
         .records
         .iter()
-        .map(|x| x.request.http_version.clone())
+        .map(|x| x.request.http_version.as_deref())
         .collect();
-    assert_eq!(
-        versions,
-        [Some("2".to_string()), None, Some("3".to_string())]
-    );
+    assert_eq!(versions, [Some("2"), None, Some("3")]);
 }
 
 #[test]

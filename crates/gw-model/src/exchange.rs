@@ -8,6 +8,8 @@ use jiff::Timestamp;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::Name;
+
 /// The `schema` value of every canonical traffic record.
 pub const EXCHANGE_SCHEMA: &str = "gatewatch.exchange/1";
 
@@ -24,7 +26,7 @@ pub const REDACTED: &str = "[REDACTED]";
 pub struct Exchange {
     /// Always `gatewatch.exchange/1` (assumed when absent on input).
     #[serde(default = "exchange_schema")]
-    pub schema: String,
+    pub schema: Name,
     /// Unique id; a UUIDv7 assigned at ingest when the source has none (empty on input).
     #[serde(default)]
     pub id: String,
@@ -69,8 +71,8 @@ pub struct Exchange {
     pub sensitive: Vec<SensitiveLabel>,
 }
 
-fn exchange_schema() -> String {
-    EXCHANGE_SCHEMA.to_string()
+fn exchange_schema() -> Name {
+    Name::from_static(EXCHANGE_SCHEMA)
 }
 
 impl Exchange {
@@ -79,11 +81,11 @@ impl Exchange {
         id: impl Into<String>,
         observed_at: Timestamp,
         source: Source,
-        method: impl Into<String>,
+        method: impl Into<Name>,
         path: impl Into<String>,
     ) -> Self {
         Exchange {
-            schema: EXCHANGE_SCHEMA.to_string(),
+            schema: Name::from_static(EXCHANGE_SCHEMA),
             id: id.into(),
             observed_at,
             duration_ms: None,
@@ -271,12 +273,12 @@ pub struct Server {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Header {
-    pub name: String,
+    pub name: Name,
     pub value: String,
 }
 
 impl Header {
-    pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
+    pub fn new(name: impl Into<Name>, value: impl Into<String>) -> Self {
         let mut name = name.into();
         name.make_ascii_lowercase();
         Header {
@@ -298,16 +300,16 @@ pub fn header_value<'a>(headers: Option<&'a [Header]>, name: &str) -> Option<&'a
 #[serde(deny_unknown_fields)]
 pub struct Request {
     /// Upper case as received.
-    pub method: String,
+    pub method: Name,
     #[serde(default)]
-    pub scheme: Option<String>,
+    pub scheme: Option<Name>,
     /// Raw path without the query; percent-encoding kept.
     pub path: String,
     /// Raw query string without `?`.
     #[serde(default)]
     pub query: Option<String>,
     #[serde(default)]
-    pub http_version: Option<String>,
+    pub http_version: Option<Name>,
     #[serde(default)]
     pub headers: Option<Vec<Header>>,
     #[serde(default)]

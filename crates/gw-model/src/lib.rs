@@ -9,11 +9,13 @@
 mod event;
 mod exchange;
 mod finding;
+mod name;
 mod taxonomy;
 
 pub use event::*;
 pub use exchange::*;
 pub use finding::*;
+pub use name::Name;
 pub use taxonomy::*;
 
 /// JSON Schema (draft 2020-12) of a type, as printed by `gatewatch schema`.

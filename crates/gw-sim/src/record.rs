@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use gw_model::{AuthType, Body, Capture, Exchange, Header, Identity, Source, SourceKind};
+use gw_model::{AuthType, Body, Capture, Exchange, Header, Identity, Name, Source, SourceKind};
 use jiff::Timestamp;
 use rand::Rng;
 
@@ -82,8 +82,12 @@ impl World {
         x.client.user_agent = Some(actor.user_agent.to_string());
         x.server.host = Some(op.host.clone());
         x.server.port = Some(if op.scheme == "http" { 80 } else { 443 });
-        x.request.scheme = Some(op.scheme.clone());
-        x.request.http_version = Some(if rng.random_bool(0.6) { "2" } else { "1.1" }.to_string());
+        x.request.scheme = Some(Name::from(op.scheme.as_str()));
+        x.request.http_version = Some(Name::from_static(if rng.random_bool(0.6) {
+            "2"
+        } else {
+            "1.1"
+        }));
 
         let mut headers = Vec::with_capacity(6);
         headers.push(Header {
@@ -247,7 +251,7 @@ impl World {
                 let key = self.api_key(user);
                 match &op.auth {
                     AuthStyle::ApiKeyHeader(_) => headers.push(Header {
-                        name: name.clone(),
+                        name: Name::from(name.as_str()),
                         value: key,
                     }),
                     AuthStyle::ApiKeyCookie(_) => headers.push(Header {

@@ -10,7 +10,7 @@
 //! policy (reference/ecosystem-formats.md A1.2), which carries headers and bodies.
 
 use gw_model::{
-    ApiRef, Capture, Client, Exchange, GatewayError, GatewayInfo, Header, Identity, Response,
+    ApiRef, Capture, Client, Exchange, GatewayError, GatewayInfo, Header, Identity, Name, Response,
     Server, Source, SourceKind, Tls, Upstream,
 };
 use serde_json::Value;
@@ -282,7 +282,7 @@ fn decode_gateway_log(record: Object, raw: &[u8]) -> Result<Exchange, DecodeErro
         ip: None,
         port: parts.port,
     };
-    x.request.scheme = parts.scheme.map(str::to_string);
+    x.request.scheme = parts.scheme.map(Name::from);
     x.request.query = parts.query.map(str::to_string);
     x.request.http_version = c
         .text(&["clientprotocol"])
@@ -494,7 +494,7 @@ fn decode_policy(mut obj: Object) -> Result<Exchange, DecodeError> {
         ..Client::default()
     };
     x.server.host = host;
-    x.request.scheme = scheme;
+    x.request.scheme = scheme.map(Name::from);
     x.request.query = query;
     x.request.headers = req_headers;
     x.request.body = req_body;

@@ -5,7 +5,9 @@
 //! Times are seconds with `-1` for "not measured" (the target never answered); the log has no
 //! headers and no bodies, so records are `access_log` captures.
 
-use gw_model::{Capture, Exchange, GatewayError, GatewayInfo, Source, SourceKind, Tls, Upstream};
+use gw_model::{
+    Capture, Exchange, GatewayError, GatewayInfo, Name, Source, SourceKind, Tls, Upstream,
+};
 use jiff::Timestamp;
 use serde_json::Value;
 
@@ -275,7 +277,7 @@ fn decode_line(line: &str) -> Result<Exchange, DecodeError> {
     x.client.tls = (tls != Tls::default()).then_some(tls);
     x.server.host = url_parts.host.map(str::to_string);
     x.server.port = url_parts.port;
-    x.request.scheme = url_parts.scheme.map(str::to_string);
+    x.request.scheme = url_parts.scheme.map(Name::from);
     x.request.query = url_parts.query.map(str::to_string);
     x.request.http_version = version.and_then(fields::http_version);
     x.request.size = field_value(f.get(10), "received_bytes", fields::unsigned)?;

@@ -5,7 +5,7 @@
 //! `X-FORWARDED-FOR`, `:AUTHORITY`, ...). Envoy renders empty values as `null` in JSON and `-`
 //! in text operators; both read as unknown. Access logs carry no headers and no bodies.
 
-use gw_model::{ApiRef, GatewayError, GatewayInfo, SourceKind, Tls, Upstream};
+use gw_model::{ApiRef, GatewayError, GatewayInfo, Name, SourceKind, Tls, Upstream};
 use serde_json::Value;
 
 use super::fields::{
@@ -186,7 +186,7 @@ fn record(obj: &Object) -> Result<gw_model::Exchange, DecodeError> {
     let mut x = access_log_record(SourceKind::EnvoyJson, observed_at, method, path);
     x.request.query = query.map(str::to_string);
     x.request.http_version = opt_string(obj, PROTOCOL)?.and_then(|p| http_version(&p));
-    x.request.scheme = opt_string(obj, SCHEME)?.map(|s| s.to_ascii_lowercase());
+    x.request.scheme = opt_string(obj, SCHEME)?.map(|s| Name::from_ascii_lowercase(&s));
     x.response.status = opt_status_code(obj, RESPONSE_CODE)?;
     x.request.body = opt_unsigned(obj, BYTES_RECEIVED)?.map(size_only_body);
     x.response.body = opt_unsigned(obj, BYTES_SENT)?.map(size_only_body);

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use gw_model::{Body, BodyEncoding, Capture, Exchange, Header, Server, Source, SourceKind};
+use gw_model::{Body, BodyEncoding, Capture, Exchange, Header, Name, Server, Source, SourceKind};
 use jiff::Timestamp;
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -396,7 +396,7 @@ pub(crate) fn timestamp(field: &str, v: &Value) -> Result<Option<Timestamp>, Dec
 
 /// `HTTP/1.1` → `1.1`, `HTTP/2.0` and `h2` → `2`, `HTTP/3` and `h3` → `3`; anything else kept
 /// as written, empty or `-` → unknown.
-pub(crate) fn http_version(proto: &str) -> Option<String> {
+pub(crate) fn http_version(proto: &str) -> Option<Name> {
     let p = proto.trim();
     if p.is_empty() || p == "-" {
         return None;
@@ -410,9 +410,9 @@ pub(crate) fn http_version(proto: &str) -> Option<String> {
         })
         .unwrap_or(p);
     Some(match v {
-        "2.0" => "2".to_string(),
-        "3.0" => "3".to_string(),
-        other => other.to_string(),
+        "2.0" => Name::from_static("2"),
+        "3.0" => Name::from_static("3"),
+        other => Name::from(other),
     })
 }
 
@@ -426,7 +426,7 @@ pub(crate) fn tls_version(v: &str) -> String {
 }
 
 /// A method token: ASCII letters (and `-`/`_` some proxies use), as sent.
-pub(crate) fn method_token(field: &str, s: &str) -> Result<String, DecodeError> {
+pub(crate) fn method_token(field: &str, s: &str) -> Result<Name, DecodeError> {
     if s.is_empty()
         || s.len() > 32
         || !s
@@ -439,7 +439,7 @@ pub(crate) fn method_token(field: &str, s: &str) -> Result<String, DecodeError> 
             format!("expected an HTTP method token, found {:?}", truncate(s, 60)),
         ));
     }
-    Ok(s.to_string())
+    Ok(Name::from(s))
 }
 
 /// At most `n` characters of `s`, for messages.
@@ -619,7 +619,7 @@ pub(crate) fn size_only_body(size: u64) -> Body {
 pub(crate) fn access_log_record(
     kind: SourceKind,
     observed_at: Timestamp,
-    method: String,
+    method: Name,
     path: &str,
 ) -> Exchange {
     let source = Source {

@@ -23,7 +23,7 @@
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
-use gw_model::{Body, BodyEncoding, Capture, Exchange, Header, Source, SourceKind};
+use gw_model::{Body, BodyEncoding, Capture, Exchange, Header, Name, Source, SourceKind};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -327,7 +327,7 @@ fn record(entry: &Map<String, Value>) -> Result<Exchange, DecodeError> {
                 "https" | "wss" => Some(443),
                 _ => None,
             });
-            x.request.scheme = Some(scheme);
+            x.request.scheme = Some(Name::from(scheme));
             x.server.host = Some(u.host.unwrap_or_default().to_string());
             x
         }

@@ -6,8 +6,8 @@
 //! them with `custom_fields_by_lua` as `request.body` / `response.body`.
 
 use gw_model::{
-    ApiRef, Capture, Client, Exchange, GatewayInfo, Identity, Request, Response, Server, Source,
-    SourceKind, Tls, Upstream,
+    ApiRef, Capture, Client, Exchange, GatewayInfo, Identity, Name, Request, Response, Server,
+    Source, SourceKind, Tls, Upstream,
 };
 use serde_json::Value;
 
@@ -265,10 +265,8 @@ fn decode_call(mut obj: Object, orders: &[(String, Vec<String>)]) -> Result<Exch
             port: url_parts.as_ref().and_then(|p| p.port),
         },
         request: Request {
-            method,
-            scheme: url_parts
-                .as_ref()
-                .and_then(|p| p.scheme.map(str::to_string)),
+            method: Name::from(method),
+            scheme: url_parts.as_ref().and_then(|p| p.scheme.map(Name::from)),
             path,
             query,
             http_version: None,

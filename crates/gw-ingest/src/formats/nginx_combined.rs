@@ -22,7 +22,7 @@
 //! - Anything whose first word is not an HTTP method token (TLS handshakes or other binary
 //!   sent to a plain-HTTP port, which nginx logs as `\x16\x03\x01...`): rejected as malformed.
 
-use gw_model::SourceKind;
+use gw_model::{Name, SourceKind};
 use serde_json::Value;
 
 use super::fields::{
@@ -211,14 +211,14 @@ fn record(t: &[Token]) -> Result<gw_model::Exchange, DecodeError> {
     let mut x = access_log_record(
         SourceKind::NginxCombined,
         observed_at,
-        method.to_string(),
+        Name::from(method),
         path,
     );
     x.request.query = query.map(str::to_string);
     x.request.http_version = version.and_then(http_version);
     if let Some((scheme, host, port)) = absolute {
         // An absolute-form target (proxy requests, scanners) names the authority asked for.
-        x.request.scheme = scheme.map(str::to_ascii_lowercase);
+        x.request.scheme = scheme.map(Name::from_ascii_lowercase);
         x.server.host = Some(host.unwrap_or_default().to_string());
         x.server.port = port;
     }

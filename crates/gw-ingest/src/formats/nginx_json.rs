@@ -12,7 +12,7 @@
 //! for internal redirects): the upstream is the last one, the upstream time the sum, the
 //! retries the count minus one.
 
-use gw_model::{GatewayInfo, SourceKind, Tls, Upstream};
+use gw_model::{GatewayInfo, Name, SourceKind, Tls, Upstream};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 
@@ -245,7 +245,7 @@ fn record(obj: &Object) -> Result<gw_model::Exchange, DecodeError> {
         Some(p) => http_version(&p),
         None => line_version.and_then(http_version),
     };
-    x.request.scheme = opt_string(obj, SCHEME)?.map(|s| s.to_ascii_lowercase());
+    x.request.scheme = opt_string(obj, SCHEME)?.map(|s| Name::from_ascii_lowercase(&s));
     x.request.size = opt_unsigned(obj, REQUEST_LENGTH)?;
     x.response.status = opt_status_code(obj, STATUS)?;
     x.response.size = opt_unsigned(obj, BYTES_SENT)?;

@@ -5,7 +5,7 @@
 //! keeps them, so `request.headers` / `response.headers` are set only when at least one such
 //! field is present. There are never bodies.
 
-use gw_model::{ApiRef, GatewayInfo, Header, SourceKind, Tls, Upstream};
+use gw_model::{ApiRef, GatewayInfo, Header, Name, SourceKind, Tls, Upstream};
 use serde_json::Value;
 
 use super::fields::{
@@ -110,7 +110,7 @@ fn record(obj: &Object) -> Result<gw_model::Exchange, DecodeError> {
     x.duration_ms = nanos_to_ms(obj, "Duration")?;
     x.upstream_duration_ms = nanos_to_ms(obj, "OriginDuration")?;
     x.request.http_version = opt_string(obj, &["RequestProtocol"])?.and_then(|p| http_version(&p));
-    x.request.scheme = opt_string(obj, &["RequestScheme"])?.map(|s| s.to_ascii_lowercase());
+    x.request.scheme = opt_string(obj, &["RequestScheme"])?.map(|s| Name::from_ascii_lowercase(&s));
     x.request.body = opt_unsigned(obj, &["RequestContentSize"])?.map(size_only_body);
     x.response.status = opt_status_code(obj, &["DownstreamStatus"])?;
     x.response.body = opt_unsigned(obj, &["DownstreamContentSize"])?.map(size_only_body);

@@ -121,7 +121,7 @@ fn bind_row(
     row.bind(&text.observed_at)?;
     row.bind(x.observed_at.as_microsecond())?;
     row.bind(x.source.kind.as_str())?;
-    row.bind(&x.request.method)?;
+    row.bind(x.request.method.as_str())?;
     row.bind(&x.server.host)?;
     row.bind(&x.request.path)?;
     row.bind(&x.request.query)?;
