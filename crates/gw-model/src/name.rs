@@ -138,17 +138,14 @@ impl Name {
         matches!(self.0, Cow::Borrowed(_))
     }
 
-    /// The text as an owned `String` (allocates for static values).
-    pub fn into_string(self) -> String {
-        self.0.into_owned()
-    }
-
     /// The ASCII-lowercase form of `s`, borrowed when that is a common value (no copy is made
     /// when `s` is already lower case and common).
     pub fn from_ascii_lowercase(s: &str) -> Self {
-        let mut name = Name::from(s);
-        name.make_ascii_lowercase();
-        name
+        if s.bytes().any(|b| b.is_ascii_uppercase()) {
+            Name::from(s.to_ascii_lowercase())
+        } else {
+            Name::from(s)
+        }
     }
 
     /// ASCII-lowercases in place; a value that becomes a common one is then borrowed again.
@@ -158,16 +155,6 @@ impl Name {
         }
         let mut text = std::mem::take(&mut self.0).into_owned();
         text.make_ascii_lowercase();
-        *self = Name::from(text);
-    }
-
-    /// ASCII-uppercases in place; a value that becomes a common one is then borrowed again.
-    pub fn make_ascii_uppercase(&mut self) {
-        if !self.0.bytes().any(|b| b.is_ascii_lowercase()) {
-            return;
-        }
-        let mut text = std::mem::take(&mut self.0).into_owned();
-        text.make_ascii_uppercase();
         *self = Name::from(text);
     }
 }
@@ -207,27 +194,6 @@ impl From<&str> for Name {
             Some(c) => Name(Cow::Borrowed(c)),
             None => Name(Cow::Owned(s.to_owned())),
         }
-    }
-}
-
-impl From<&String> for Name {
-    fn from(s: &String) -> Self {
-        Name::from(s.as_str())
-    }
-}
-
-impl From<Cow<'static, str>> for Name {
-    fn from(s: Cow<'static, str>) -> Self {
-        match s {
-            Cow::Borrowed(b) => Name(Cow::Borrowed(b)),
-            Cow::Owned(o) => Name::from(o),
-        }
-    }
-}
-
-impl From<Name> for String {
-    fn from(n: Name) -> Self {
-        n.into_string()
     }
 }
 
@@ -369,10 +335,10 @@ mod tests {
         n.make_ascii_lowercase();
         assert_eq!(n, "content-type");
         assert!(n.is_static());
-        let mut m = Name::from("get");
-        m.make_ascii_uppercase();
-        assert_eq!(m, "GET");
+        let m = Name::from_ascii_lowercase("Content-Type");
+        assert_eq!(m, "content-type");
         assert!(m.is_static());
+        assert_eq!(Name::from_ascii_lowercase("X-Tag"), "x-tag");
     }
 
     #[test]
