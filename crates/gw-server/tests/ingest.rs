@@ -270,21 +270,36 @@ impl Drop for Reopen {
     }
 }
 
-#[test]
-fn a_saturated_pipeline_gets_429_with_retry_after_and_recovers() {
-    let (_tmp, sink, server) = serve(|cfg| {
+/// A server whose ingest queue (2 batches) is full: one batch held by the blocked sink, one
+/// waiting behind it. The `Reopen` guard, dropped before the server, reopens the sink even when
+/// an assertion fails. Returns the body that filled it.
+fn full_queue(
+    configure: impl FnOnce(&mut ServerConfig),
+) -> (
+    tempfile::TempDir,
+    Arc<RecordingSink>,
+    Running,
+    Reopen,
+    Vec<u8>,
+) {
+    let (tmp, sink, server) = serve(|cfg| {
         cfg.queue_batches = 2;
+        configure(cfg);
     });
     sink.set_open(false);
-    // Reopens the sink before the server is stopped, even when an assertion fails.
-    let _reopen = Reopen(sink.clone());
+    let reopen = Reopen(sink.clone());
     let body = golden("native/records.input");
-    // One batch is held by the blocked sink, one waits behind it: the queue (2) is full.
     for _ in 0..2 {
         let r = ingest(server.addr, "/v1/ingest", "application/x-ndjson", &body);
         assert_eq!(r.status, 200, "{}", r.text());
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    (tmp, sink, server, reopen, body)
+}
+
+#[test]
+fn a_saturated_pipeline_gets_429_with_retry_after_and_recovers() {
+    let (_tmp, sink, server, _reopen, body) = full_queue(|_| {});
     let r = ingest(server.addr, "/v1/ingest", "application/x-ndjson", &body);
     assert_error(&r, 429, "saturated");
     assert_eq!(r.header("retry-after"), Some("1"));
@@ -305,18 +320,7 @@ fn a_saturated_pipeline_gets_429_with_retry_after_and_recovers() {
 
 #[test]
 fn a_request_waits_for_room_in_a_full_queue_up_to_queue_wait_ms() {
-    let (_tmp, sink, server) = serve(|cfg| {
-        cfg.queue_batches = 2;
-        cfg.queue_wait_ms = 10_000;
-    });
-    sink.set_open(false);
-    let _reopen = Reopen(sink.clone());
-    let body = golden("native/records.input");
-    for _ in 0..2 {
-        let r = ingest(server.addr, "/v1/ingest", "application/x-ndjson", &body);
-        assert_eq!(r.status, 200, "{}", r.text());
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let (_tmp, sink, server, _reopen, body) = full_queue(|cfg| cfg.queue_wait_ms = 10_000);
     // The queue is full: this request waits instead of getting 429 ...
     let addr = server.addr;
     let waiting = {
