@@ -374,24 +374,40 @@ impl<'c> Collector<'c> {
             named_kind_found |= Some(m.kind) == by_name;
             self.add(path, m.kind, m.rule, &value[m.start..m.end], m.confidence);
         }
+        // Without custom field-name classifiers there are no rules to walk for every field.
+        let custom_name = Some(name).filter(|_| c.has_custom_field_rules);
+        self.name_evidence(path, value, by_name, named_kind_found, custom_name, |id| {
+            matches.iter().any(|m| m.rule == id)
+        });
+    }
+
+    /// What a field's name adds once the value detectors have reported: the kind the name
+    /// names, when the value fits it and no detector found that kind already; then every
+    /// custom field-name rule matching `custom_name` that did not already match the value
+    /// (`reported(rule)`), so a value found by a custom rule's pattern and named by its field
+    /// names is counted once.
+    fn name_evidence(
+        &mut self,
+        path: &str,
+        value: &str,
+        by_name: Option<SensitiveKind>,
+        named_kind_found: bool,
+        custom_name: Option<&str>,
+        reported: impl Fn(RuleId) -> bool,
+    ) {
+        let c = self.classifier;
         if let Some(kind) = by_name
             && !named_kind_found
             && let Some(conf) = value_fits(kind, value)
         {
             self.add(path, kind, c.field_rule, value, conf);
         }
-        // Without custom field-name classifiers there are no rules to walk for every field.
-        if !c.has_custom_field_rules {
+        let Some(name) = custom_name.filter(|_| !value.trim().is_empty()) else {
             return;
-        }
-        let custom: Vec<(RuleId, SensitiveKind)> = c
-            .custom_field_rules(name)
-            .map(|(id, r)| (id, r.kind))
-            .collect();
-        for (id, kind) in custom {
-            if !value.trim().is_empty() && !matches.iter().any(|m| m.rule == id) {
-                let conf = c.custom_confidence(id);
-                self.add(path, kind, id, value, conf);
+        };
+        for (id, rule) in c.custom_field_rules(name) {
+            if !reported(id) {
+                self.add(path, rule.kind, id, value, c.custom_confidence(id));
             }
         }
     }
@@ -496,37 +512,26 @@ impl<'b> JsonScan<'b, '_> {
         if self.here.is_empty() && by_name.is_none() && !custom_by_name {
             return;
         }
-        let (c, body) = (self.classifier, self.body);
+        let body = self.body;
         let path = &mut self.path_buf;
         json_walk::render_path_into(body, s.steps, path);
         let value = &body[s.start..s.end];
+        // Weak formats (an unformatted 9-digit number) need the field name's support.
+        let supported = |m: &Match| m.confidence >= 0.6 || Some(m.kind) == by_name;
+        let (here, matches) = (&self.here, self.matches);
         let mut named_kind_found = false;
-        for m in self.here.iter().map(|&i| &self.matches[i]) {
-            // Weak formats (an unformatted 9-digit number) need the field name's support.
-            if m.confidence < 0.6 && Some(m.kind) != by_name {
-                continue;
-            }
+        for m in here.iter().map(|&i| &matches[i]).filter(|m| supported(m)) {
             named_kind_found |= Some(m.kind) == by_name;
             self.col
                 .add(path, m.kind, m.rule, &body[m.start..m.end], m.confidence);
         }
-        if let Some(kind) = by_name
-            && !named_kind_found
-            && let Some(conf) = value_fits(kind, value)
-        {
-            self.col.add(path, kind, c.field_rule, value, conf);
-        }
-        if let Some(n) = name.filter(|_| custom_by_name) {
-            let custom: Vec<(RuleId, SensitiveKind)> = c
-                .custom_field_rules(n)
-                .map(|(id, r)| (id, r.kind))
-                .collect();
-            for (id, kind) in custom {
-                if !value.trim().is_empty() {
-                    self.col.add(path, kind, id, value, c.custom_confidence(id));
-                }
-            }
-        }
+        let custom_name = name.filter(|_| custom_by_name);
+        self.col
+            .name_evidence(path, value, by_name, named_kind_found, custom_name, |id| {
+                here.iter()
+                    .map(|&i| &matches[i])
+                    .any(|m| m.rule == id && supported(m))
+            });
     }
 
     /// The matches that start before the end of scalar `s` into `here` (those inside it), or
@@ -921,6 +926,45 @@ mod tests {
             ]
         );
         assert_eq!(scan.findings[0].sensitivity, Sensitivity::High);
+    }
+
+    /// A custom classifier with both a value pattern and field names used to count a value
+    /// twice in JSON bodies (once by the pattern, once by the name) but once in query strings.
+    #[test]
+    fn custom_classifier_matching_value_and_name_counts_once_everywhere() {
+        let cfg: ClassifyConfig = serde_json::from_str(
+            r#"{"custom":[{"name":"employee_id","pattern":"E-\\d{5}","field_names":"^emp_?id$"}]}"#,
+        )
+        .unwrap();
+        let c = Classifier::new(&cfg).unwrap();
+        let json = c.scan_json(
+            r#"{"emp_id":"E-12345","other":"E-54321","empid":"n/a"}"#,
+            Location::ResponseBody,
+            None,
+        );
+        let query = c.scan_query(
+            "emp_id=E-12345&other=E-54321&empid=n/a",
+            Location::ResponseBody,
+            None,
+        );
+        let summary = |fs: &[FieldFinding]| {
+            let mut v: Vec<(String, String, u32)> = fs
+                .iter()
+                .map(|f| {
+                    let path = f.field_path.trim_start_matches("$.").to_string();
+                    (path, f.label.clone(), f.count)
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        let want = vec![
+            ("emp_id".to_string(), "employee_id".to_string(), 1),
+            ("empid".to_string(), "employee_id".to_string(), 1),
+            ("other".to_string(), "employee_id".to_string(), 1),
+        ];
+        assert_eq!(summary(&json.findings), want);
+        assert_eq!(summary(&query), want);
     }
 
     #[test]
