@@ -19,7 +19,7 @@ pub mod normalize;
 mod sniff;
 
 pub use decoder::{DecodeCtx, DecodeError, Decoder, Emit, Framing, RejectReason, Sample, Unit};
-pub use driver::{DecodeStats, FormatChoice, Limits, decode_input};
+pub use driver::{DecodeStats, FormatChoice, Limits, decode_bytes, decode_input, is_gzip};
 pub use input::{Input, InputError, open_input};
 pub use sniff::{detect_format, sample_of};
 

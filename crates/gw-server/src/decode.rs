@@ -1,10 +1,11 @@
 //! From a request body to records: content negotiation, bounded decompression and the
 //! gw-ingest decoder of the endpoint.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::io::{Cursor, Read};
+use std::io::Read;
 
-use gw_ingest::{DecodeError, Emit, FormatChoice, Input, Limits, decode_input};
+use gw_ingest::{DecodeError, Emit, FormatChoice, Limits, decode_bytes, is_gzip};
 use gw_model::{Exchange, SourceKind};
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
@@ -126,8 +127,14 @@ pub fn content_encoding(value: Option<&[u8]>) -> Result<Encoding, ApiError> {
     }
 }
 
-/// Decompresses `body`, refusing (413) anything that grows past `max` bytes.
-pub fn decompress(body: &[u8], encoding: Encoding, max: usize) -> Result<Vec<u8>, ApiError> {
+/// Decompresses `body`, refusing (413) anything that grows past `max` bytes. An uncompressed
+/// body is borrowed as it is. Gzip data sent without `Content-Encoding` (a gzipped log file
+/// posted as it is) is unpacked as if the header said gzip, within the same bound.
+pub fn decompress(body: &[u8], encoding: Encoding, max: usize) -> Result<Cow<'_, [u8]>, ApiError> {
+    let encoding = match encoding {
+        Encoding::Identity if is_gzip(body) => Encoding::Gzip,
+        e => e,
+    };
     let bad = |what: &str, e: &dyn std::fmt::Display| {
         ApiError::bad_request(
             "bad_encoding",
@@ -139,7 +146,7 @@ pub fn decompress(body: &[u8], encoding: Encoding, max: usize) -> Result<Vec<u8>
             if body.len() > max {
                 return Err(too_large(max));
             }
-            return Ok(body.to_vec());
+            return Ok(Cow::Borrowed(body));
         }
         Encoding::Gzip => Box::new(flate2::read::MultiGzDecoder::new(body)),
         Encoding::Zstd => {
@@ -161,7 +168,7 @@ pub fn decompress(body: &[u8], encoding: Encoding, max: usize) -> Result<Vec<u8>
     if out.len() > max {
         return Err(too_large(max));
     }
-    Ok(out)
+    Ok(Cow::Owned(out))
 }
 
 fn too_large(max: usize) -> ApiError {
@@ -229,21 +236,33 @@ pub fn input_name(endpoint: Endpoint, token_id: &str, body: &[u8]) -> String {
     format!("http:{}#{:016x}", endpoint.path(), h.digest())
 }
 
-/// Decodes a decompressed body with the endpoint's decoder.
-pub fn decode_body(endpoint: Endpoint, name: String, body: Vec<u8>) -> Result<Decoded, ApiError> {
+/// Decodes a decompressed body with the endpoint's decoder, where it lies ([`decode_bytes`]:
+/// no copy into read buffers). A body that is still gzip data was compressed twice: it is
+/// refused rather than unpacked a second time, which no size bound would cover.
+pub fn decode_body(endpoint: Endpoint, name: String, body: &[u8]) -> Result<Decoded, ApiError> {
+    if is_gzip(body) {
+        return Err(ApiError::bad_request(
+            "bad_encoding",
+            "request body is gzip data inside gzip; compress it once",
+        ));
+    }
     let format = endpoint.format(&body[..body.len().min(64 * 1024)]);
     let limits = Limits {
         max_line_bytes: body.len().max(1),
         max_document_bytes: body.len() as u64 + 1,
     };
-    let input = Input::from_reader(name, Cursor::new(body))
-        .map_err(|e| ApiError::bad_request("unreadable_body", format!("request body: {e}")))?;
     let mut decoded = Decoded {
         format: Some(format),
         ..Decoded::default()
     };
-    decode_input(input, FormatChoice::Kind(format), &limits, &mut decoded)
-        .map_err(|e| ApiError::bad_request("unreadable_body", e.to_string()))?;
+    decode_bytes(
+        &name,
+        body,
+        FormatChoice::Kind(format),
+        &limits,
+        &mut decoded,
+    )
+    .map_err(|e| ApiError::bad_request("unreadable_body", e.to_string()))?;
     Ok(decoded)
 }
 
@@ -270,6 +289,43 @@ mod tests {
         );
     }
 
+    /// A plain body is decoded where it lies; gzip data sent without `Content-Encoding` is
+    /// unpacked as if the header said so, within the same bound; gzip inside gzip is refused.
+    #[test]
+    fn plain_and_gzip_magic_bodies_decode_to_the_same_records() {
+        let line = r#"{"schema":"gatewatch.exchange/1","id":"a1","observed_at":"2024-06-03T00:00:00Z","source":{"kind":"native","capture":"frontend"},"client":{},"server":{},"request":{"method":"GET","path":"/a"},"response":{"status":200}}"#;
+        let plain = format!("{line}\n{}\nnot json\n", line.replace("a1", "a2"));
+        let raw = decompress(plain.as_bytes(), Encoding::Identity, 1 << 20).unwrap();
+        assert!(
+            matches!(raw, Cow::Borrowed(_)),
+            "an uncompressed body is not copied"
+        );
+        let gzip = |bytes: &[u8]| {
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            enc.write_all(bytes).unwrap();
+            enc.finish().unwrap()
+        };
+        let gz = gzip(plain.as_bytes());
+        let unpacked = decompress(&gz, Encoding::Identity, 1 << 20).unwrap();
+        let ids = |d: &Decoded| d.records.iter().map(|x| x.id.clone()).collect::<Vec<_>>();
+        let a = decode_body(Endpoint::Native, "a".into(), &raw).unwrap();
+        let b = decode_body(Endpoint::Native, "b".into(), &unpacked).unwrap();
+        assert_eq!(ids(&a), ["a1", "a2"]);
+        assert_eq!(ids(&b), ["a1", "a2"]);
+        assert_eq!((a.rejected, b.rejected), (1, 1));
+        // The bound holds without the header too (it did not before: the reader path unpacked
+        // such a body without limit).
+        let err = decompress(&gz, Encoding::Identity, 64).unwrap_err();
+        assert_eq!(
+            (err.status.as_u16(), err.code),
+            (413, "decompressed_too_large")
+        );
+        let twice = gzip(&gz);
+        let once = decompress(&twice, Encoding::Gzip, 1 << 20).unwrap();
+        let err = decode_body(Endpoint::Native, "c".into(), &once).unwrap_err();
+        assert_eq!((err.status.as_u16(), err.code), (400, "bad_encoding"));
+    }
+
     #[test]
     fn a_zip_bomb_is_refused_at_the_cap() {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
@@ -293,7 +349,10 @@ mod tests {
             &b"hello zstd"[..],
             ruzstd::encoding::CompressionLevel::Fastest,
         );
-        assert_eq!(decompress(&z, Encoding::Zstd, 100).unwrap(), b"hello zstd");
+        assert_eq!(
+            &*decompress(&z, Encoding::Zstd, 100).unwrap(),
+            b"hello zstd"
+        );
         let err = decompress(b"not zstd at all", Encoding::Zstd, 100).unwrap_err();
         assert_eq!((err.status.as_u16(), err.code), (400, "bad_encoding"));
         let err = decompress(b"\x1f\x8bnot gzip", Encoding::Gzip, 100).unwrap_err();

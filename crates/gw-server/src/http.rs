@@ -101,7 +101,7 @@ fn batch_from_spool(seq: u64, payload: &[u8], max_decompressed: usize) -> Result
     let raw = decode::decompress(body, header.encoding, max_decompressed)
         .map_err(|e| format!("body: {}", e.message))?;
     let name = decode::input_name(header.endpoint, &header.token, body);
-    let decoded = decode::decode_body(header.endpoint, name, raw)
+    let decoded = decode::decode_body(header.endpoint, name, &raw)
         .map_err(|e| format!("body: {}", e.message))?;
     Ok(Batch {
         seq,
@@ -764,7 +764,7 @@ fn accept_body(
     let mut slot = QueueSlot { app, armed: slot.0 };
     let raw = decode::decompress(body, encoding, app.config.max_decompressed_bytes)?;
     let name = decode::input_name(endpoint, token_id, body);
-    let decoded = decode::decode_body(endpoint, name, raw)?;
+    let decoded = decode::decode_body(endpoint, name, &raw)?;
     let source = decoded.format.unwrap_or(SourceKind::Native);
     let m = &app.metrics;
     for (reason, n) in &decoded.reasons {
@@ -978,7 +978,7 @@ mod tests {
     ) -> Vec<Exchange> {
         let raw = decode::decompress(body, encoding, 1 << 20).unwrap();
         let name = decode::input_name(endpoint, token, body);
-        decode::decode_body(endpoint, name, raw).unwrap().records
+        decode::decode_body(endpoint, name, &raw).unwrap().records
     }
 
     #[test]
