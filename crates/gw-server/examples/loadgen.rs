@@ -13,7 +13,12 @@
 //! turn until the time is up. So that the store never drops a repeat as a duplicate, every
 //! record's top-level `"id"` gets a fixed-width tag `-rNNNNNNNNNN` (a per-run base plus the
 //! worker's pass over its bodies) that is rewritten in place before each pass: no body is copied
-//! per request. With `--gzip` each request is compressed on the fly (fast level) and the client
+//! per request. By default (`--time shift`) each pass also moves every record's event time on by
+//! the file's span (whole hours): the top-level `observed_at` and, for UUIDv7 ids, the id's
+//! millisecond part are rewritten in place, so the server sees event time grow as live traffic
+//! does, and the store appends to its time and id indexes. `--time repeat` sends the same hour
+//! again every pass (the only mode before session 6; it makes every b-tree insert land at a
+//! random place, which live traffic does not). With `--gzip` each request is compressed on the fly (fast level) and the client
 //! time spent on it is reported, as it competes with the server for the CPU.
 //!
 //! 429 and 503 answers are retried with the same body after sleeping for their `Retry-After`;
@@ -28,7 +33,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const USAGE: &str = "usage: loadgen --url URL --token SECRET --file FILE.ndjson [--batch 500] \
-[--concurrency 4] [--seconds 20] [--warmup 2] [--gzip] [--content-type application/x-ndjson]";
+[--concurrency 4] [--seconds 20] [--warmup 2] [--gzip] [--time shift|repeat] \
+[--content-type application/x-ndjson]";
 
 /// Digits of the round tag appended to every record id (`-r` + this many digits).
 const TAG_DIGITS: usize = 10;
@@ -51,6 +57,8 @@ struct Args {
     seconds: f64,
     warmup: f64,
     gzip: bool,
+    /// Move event time on by the file's span every pass (`--time shift`, the default).
+    shift_time: bool,
     content_type: String,
 }
 
@@ -64,6 +72,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         seconds: 20.0,
         warmup: 2.0,
         gzip: false,
+        shift_time: true,
         content_type: "application/x-ndjson".into(),
     };
     while let Some(flag) = args.next() {
@@ -93,6 +102,13 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--seconds" => parsed.seconds = number("--seconds")?,
             "--warmup" => parsed.warmup = number("--warmup")?,
             "--content-type" => parsed.content_type = value.clone(),
+            "--time" => {
+                parsed.shift_time = match value.as_str() {
+                    "shift" => true,
+                    "repeat" => false,
+                    _ => return Err(format!("--time: expected shift or repeat, found {value:?}")),
+                }
+            }
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
     }
@@ -111,36 +127,140 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     Ok(parsed)
 }
 
-/// One request body: `records` NDJSON lines, with the byte offsets of each id's round-tag digits.
-#[derive(Debug)]
+/// One request body: `records` NDJSON lines, with the byte offsets of each id's round-tag digits
+/// and of each record's event time.
+#[derive(Debug, Default)]
 struct Body {
     bytes: Vec<u8>,
     records: usize,
     tag_digits_at: Vec<usize>,
+    times: Vec<EventTime>,
 }
 
+/// Where one record's event time sits in its body, so that a pass can move it on in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct EventTime {
+    /// Offset of the `YYYY-MM-DDTHH` start of the top-level `observed_at` (a UTC `...Z` text).
+    hour_at: usize,
+    /// That hour as read from the file, in hours since the Unix epoch.
+    hour: i64,
+    /// Offset and value of the 48-bit millisecond time of the id, when the id is a UUIDv7.
+    uuid: Option<(usize, u64)>,
+}
+
+/// Length of the `YYYY-MM-DDTHH` prefix a shift rewrites.
+const HOUR_PREFIX: usize = 13;
+
 impl Body {
-    /// Writes `round` (zero-padded) into every record id's tag, in place.
-    fn set_round(&mut self, round: u64) {
+    /// Writes `round` (zero-padded) into every record id's tag, and moves every record's event
+    /// time `shift_hours` on from the file's, in place.
+    fn set_round(&mut self, round: u64, shift_hours: i64) {
         let digits = format!("{round:0width$}", width = TAG_DIGITS);
         debug_assert_eq!(digits.len(), TAG_DIGITS);
         for &at in &self.tag_digits_at {
             self.bytes[at..at + TAG_DIGITS].copy_from_slice(digits.as_bytes());
         }
+        // A file spans a few hours: each is formatted once per pass.
+        let mut formatted: Vec<(i64, [u8; HOUR_PREFIX])> = Vec::new();
+        for t in &self.times {
+            let hour = t.hour + shift_hours;
+            let prefix = match formatted.iter().find(|(h, _)| *h == hour) {
+                Some((_, p)) => *p,
+                None => {
+                    let p = hour_prefix(hour);
+                    formatted.push((hour, p));
+                    p
+                }
+            };
+            self.bytes[t.hour_at..t.hour_at + HOUR_PREFIX].copy_from_slice(&prefix);
+            if let Some((at, ms)) = t.uuid {
+                let ms = ms.wrapping_add_signed(shift_hours * 3_600_000) & 0xFFFF_FFFF_FFFF;
+                let hex = format!("{ms:012x}");
+                self.bytes[at..at + 8].copy_from_slice(&hex.as_bytes()[..8]);
+                self.bytes[at + 9..at + 13].copy_from_slice(&hex.as_bytes()[8..]);
+            }
+        }
     }
 }
 
+/// `YYYY-MM-DDTHH` of `hour` hours after the Unix epoch (UTC).
+fn hour_prefix(hour: i64) -> [u8; HOUR_PREFIX] {
+    let text = jiff::Timestamp::from_second(hour * 3600)
+        .map(|t| t.strftime("%Y-%m-%dT%H").to_string())
+        .unwrap_or_default();
+    let mut out = [b'0'; HOUR_PREFIX];
+    if text.len() == HOUR_PREFIX {
+        out.copy_from_slice(text.as_bytes());
+    }
+    out
+}
+
+/// The event time of the record `line` (already in `out` at `line_start`, tagged), when it can
+/// be moved in place: a top-level `observed_at` in UTC whose hour prefix round-trips.
+fn event_time(
+    value: &serde_json::Value,
+    out: &[u8],
+    line_start: usize,
+    id_digits_at: Option<usize>,
+) -> Option<EventTime> {
+    let text = value.get("observed_at")?.as_str()?;
+    let b = text.as_bytes();
+    let shaped = b.len() > HOUR_PREFIX
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[HOUR_PREFIX] == b':'
+        && text.ends_with('Z');
+    if !shaped {
+        return None;
+    }
+    let hour = text
+        .parse::<jiff::Timestamp>()
+        .ok()?
+        .as_second()
+        .div_euclid(3600);
+    if hour_prefix(hour)[..] != b[..HOUR_PREFIX] {
+        return None;
+    }
+    let encoded = serde_json::to_string(text).ok()?;
+    let at = line_start + find_key_value(&out[line_start..], "observed_at", encoded.as_bytes())?;
+    let hour_at = at + 1 - encoded.len() + 1;
+    let uuid = match (value.get("id").and_then(|v| v.as_str()), id_digits_at) {
+        (Some(id), Some(digits_at)) => uuid_v7_millis(id).map(|ms| (digits_at - 2 - id.len(), ms)),
+        _ => None,
+    };
+    Some(EventTime {
+        hour_at,
+        hour,
+        uuid,
+    })
+}
+
+/// The millisecond time of a UUIDv7 in its usual hyphenated form.
+fn uuid_v7_millis(id: &str) -> Option<u64> {
+    let b = id.as_bytes();
+    if b.len() != 36 || b[8] != b'-' || b[13] != b'-' || b[14] != b'7' {
+        return None;
+    }
+    let hex = format!("{}{}", &id[..8], &id[9..13]);
+    u64::from_str_radix(&hex, 16).ok()
+}
+
 /// Appends `line` to `out` with a round tag after its top-level string `"id"`, returning the
-/// offset of the tag's digits in `out`; `Ok(None)` (line copied as is) when there is no such id.
+/// offset of the tag's digits in `out` (`None`: line copied as is, there is no such id) and the
+/// record as parsed.
 /// The original bytes are kept; only when the id cannot be found textually is the line
 /// re-serialised.
-fn push_tagged_line(line: &[u8], out: &mut Vec<u8>) -> Result<Option<usize>, String> {
+fn push_tagged_line(
+    line: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(Option<usize>, serde_json::Value), String> {
     let mut value: serde_json::Value =
         serde_json::from_slice(line).map_err(|e| format!("not JSON: {e}"))?;
     let Some(id) = value.get("id").and_then(|v| v.as_str()).map(str::to_owned) else {
         out.extend_from_slice(line);
         out.push(b'\n');
-        return Ok(None);
+        return Ok((None, value));
     };
     let tag = format!("-r{}", "0".repeat(TAG_DIGITS));
     let encoded = serde_json::to_string(&id).map_err(|e| format!("encoding id: {e}"))?;
@@ -151,7 +271,7 @@ fn push_tagged_line(line: &[u8], out: &mut Vec<u8>) -> Result<Option<usize>, Str
         out.extend_from_slice(tag.as_bytes());
         out.extend_from_slice(&line[pos..]);
         out.push(b'\n');
-        return Ok(Some(digits_at));
+        return Ok((Some(digits_at), value));
     }
     let tagged_id = format!("{id}{tag}");
     value["id"] = serde_json::Value::String(tagged_id.clone());
@@ -162,18 +282,25 @@ fn push_tagged_line(line: &[u8], out: &mut Vec<u8>) -> Result<Option<usize>, Str
     let digits_at = out.len() + pos - TAG_DIGITS;
     out.extend_from_slice(&text);
     out.push(b'\n');
-    Ok(Some(digits_at))
+    Ok((Some(digits_at), value))
 }
 
 /// Position of the closing quote of `encoded` (a JSON string with its quotes) where it is the
 /// value of an `"id"` key in `line`.
 fn find_id_value(line: &[u8], encoded: &[u8]) -> Option<usize> {
+    find_key_value(line, "id", encoded)
+}
+
+/// Position of the closing quote of `encoded` (a JSON string with its quotes) where it is the
+/// value of a `"key"` key in `line`.
+fn find_key_value(line: &[u8], key: &str, encoded: &[u8]) -> Option<usize> {
+    let quoted = format!("\"{key}\"");
     let mut from = 0;
     while let Some(rel) = find(&line[from..], encoded) {
         let pos = from + rel;
         let before = line[..pos].trim_ascii_end();
-        if let Some(key) = before.strip_suffix(b":")
-            && key.trim_ascii_end().ends_with(b"\"id\"")
+        if let Some(k) = before.strip_suffix(b":")
+            && k.trim_ascii_end().ends_with(quoted.as_bytes())
         {
             return Some(pos + encoded.len() - 1);
         }
@@ -186,43 +313,57 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// Cuts the NDJSON `text` into bodies of `batch` tagged lines; also returns how many records
-/// had no top-level string id (those repeat verbatim every pass).
-fn build_bodies(text: &[u8], batch: usize, file: &str) -> Result<(Vec<Body>, usize), String> {
-    let mut bodies = Vec::new();
-    let mut current = Body {
-        bytes: Vec::new(),
-        records: 0,
-        tag_digits_at: Vec::new(),
-    };
-    let mut untagged = 0;
+/// Cuts the NDJSON `text` into bodies of `batch` tagged lines. Also returns how many records
+/// had no top-level string id (those repeat verbatim every pass), how many keep their event
+/// time every pass (no `observed_at` in the shape [`event_time`] moves), and the hours from the
+/// earliest to the latest event time plus one: the shift of one pass.
+fn build_bodies(text: &[u8], batch: usize, file: &str) -> Result<Loaded, String> {
+    let mut loaded = Loaded::default();
+    let mut current = Body::default();
+    let (mut first_hour, mut last_hour) = (i64::MAX, i64::MIN);
     for (n, line) in text.split(|&b| b == b'\n').enumerate() {
         let line = line.trim_ascii();
         if line.is_empty() {
             continue;
         }
-        match push_tagged_line(line, &mut current.bytes)
-            .map_err(|e| format!("{file}:{}: {e}", n + 1))?
-        {
+        let line_start = current.bytes.len();
+        let (digits_at, value) = push_tagged_line(line, &mut current.bytes)
+            .map_err(|e| format!("{file}:{}: {e}", n + 1))?;
+        match digits_at {
             Some(at) => current.tag_digits_at.push(at),
-            None => untagged += 1,
+            None => loaded.untagged += 1,
+        }
+        match event_time(&value, &current.bytes, line_start, digits_at) {
+            Some(t) => {
+                first_hour = first_hour.min(t.hour);
+                last_hour = last_hour.max(t.hour);
+                current.times.push(t);
+            }
+            None => loaded.fixed_time += 1,
         }
         current.records += 1;
         if current.records == batch {
-            bodies.push(std::mem::replace(
-                &mut current,
-                Body {
-                    bytes: Vec::new(),
-                    records: 0,
-                    tag_digits_at: Vec::new(),
-                },
-            ));
+            loaded.bodies.push(std::mem::take(&mut current));
         }
     }
     if current.records > 0 {
-        bodies.push(current);
+        loaded.bodies.push(current);
     }
-    Ok((bodies, untagged))
+    loaded.span_hours = if first_hour <= last_hour {
+        last_hour - first_hour + 1
+    } else {
+        1
+    };
+    Ok(loaded)
+}
+
+/// The bodies of a file and what [`build_bodies`] noticed about its records.
+#[derive(Debug, Default)]
+struct Loaded {
+    bodies: Vec<Body>,
+    untagged: usize,
+    fixed_time: usize,
+    span_hours: i64,
 }
 
 /// What one worker measured after the warm-up.
@@ -262,6 +403,8 @@ struct Plan {
     content_type: String,
     gzip: bool,
     run_base: u64,
+    /// Hours a pass moves event time on (0 with `--time repeat`).
+    shift_hours: i64,
     measure_from: Instant,
     deadline: Instant,
     stop: AtomicBool,
@@ -305,7 +448,7 @@ fn run_worker(plan: &Plan, mut bodies: Vec<Body>) -> Tally {
             break;
         }
         for body in &mut bodies {
-            body.set_round(plan.run_base + pass);
+            body.set_round(plan.run_base + pass, pass as i64 * plan.shift_hours);
             let payload: &[u8] = if plan.gzip {
                 let started = Instant::now();
                 compressed = gzip(&body.bytes, std::mem::take(&mut compressed));
@@ -460,7 +603,12 @@ fn quantile(sorted: &[u64], q: f64) -> u64 {
 
 fn run(args: Args) -> Result<(), String> {
     let text = std::fs::read(&args.file).map_err(|e| format!("reading {}: {e}", args.file))?;
-    let (bodies, untagged) = build_bodies(&text, args.batch, &args.file)?;
+    let Loaded {
+        bodies,
+        untagged,
+        fixed_time,
+        span_hours,
+    } = build_bodies(&text, args.batch, &args.file)?;
     drop(text);
     let records: usize = bodies.iter().map(|b| b.records).sum();
     let bytes: usize = bodies.iter().map(|b| b.bytes.len()).sum();
@@ -487,6 +635,14 @@ fn run(args: Args) -> Result<(), String> {
             "warning: {untagged} records have no top-level string \"id\"; they repeat verbatim every pass"
         );
     }
+    if args.shift_time {
+        println!("each pass moves event time {span_hours} h on");
+        if fixed_time > 0 {
+            println!(
+                "warning: {fixed_time} records have no top-level UTC \"observed_at\" to move; they keep their event time every pass"
+            );
+        }
+    }
     let mut per_worker: Vec<Vec<Body>> = (0..args.concurrency).map(|_| Vec::new()).collect();
     for (i, body) in bodies.into_iter().enumerate() {
         per_worker[i % args.concurrency].push(body);
@@ -503,6 +659,7 @@ fn run(args: Args) -> Result<(), String> {
         gzip: args.gzip,
         // A different base each second, so repeated runs against one store do not collide.
         run_base: (now_secs % PASSES_PER_RUN) * PASSES_PER_RUN,
+        shift_hours: if args.shift_time { span_hours } else { 0 },
         measure_from,
         deadline: measure_from + Duration::from_secs_f64(args.seconds),
         stop: AtomicBool::new(false),
@@ -611,12 +768,17 @@ mod tests {
             "{\"request_id\":\"b\", \"id\" : \"b\"}\n",
             "{\"no_id\":1}\n",
         );
-        let (mut bodies, untagged) = build_bodies(text.as_bytes(), 2, "t.ndjson").unwrap();
-        assert_eq!(untagged, 1);
+        let Loaded {
+            mut bodies,
+            untagged,
+            fixed_time,
+            ..
+        } = build_bodies(text.as_bytes(), 2, "t.ndjson").unwrap();
+        assert_eq!((untagged, fixed_time), (1, 3));
         assert_eq!(bodies.len(), 2);
         assert_eq!(bodies[0].records, 2);
         assert_eq!(bodies[1].records, 1);
-        bodies[0].set_round(42);
+        bodies[0].set_round(42, 0);
         assert_eq!(ids(&bodies[0]), ["a-r0000000042", "b-r0000000042"]);
         let first: serde_json::Value =
             serde_json::from_slice(bodies[0].bytes.split(|&b| b == b'\n').next().unwrap()).unwrap();
@@ -624,9 +786,59 @@ mod tests {
             first["client"]["id"], "a",
             "only the top-level id is tagged"
         );
-        bodies[0].set_round(7);
+        bodies[0].set_round(7, 0);
         assert_eq!(ids(&bodies[0]), ["a-r0000000007", "b-r0000000007"]);
         assert_eq!(ids(&bodies[1]), [""]);
+    }
+
+    #[test]
+    fn a_pass_moves_event_time_and_uuid_v7_time_by_the_span() {
+        let text = concat!(
+            r#"{"id":"018fdb65-4cf4-7e19-b82b-b93d6da9326c","observed_at":"2024-06-03T23:59:59.244299Z","x":"observed_at"}"#,
+            "\n",
+            r#"{"observed_at":"2024-06-04T00:10:00Z","id":"not-a-uuid"}"#,
+            "\n",
+            r#"{"id":"c","observed_at":"2024-06-04T02:10:00+02:00"}"#,
+            "\n",
+        );
+        let Loaded {
+            mut bodies,
+            fixed_time,
+            span_hours,
+            ..
+        } = build_bodies(text.as_bytes(), 10, "t.ndjson").unwrap();
+        // The third record's time is not in UTC: it is left as it is.
+        assert_eq!((fixed_time, span_hours), (1, 2));
+        let body = &mut bodies[0];
+        let records = |body: &Body| -> Vec<serde_json::Value> {
+            body.bytes
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .map(|l| serde_json::from_slice(l).unwrap())
+                .collect()
+        };
+        body.set_round(5, 2 * span_hours);
+        let moved = records(body);
+        assert_eq!(moved[0]["observed_at"], "2024-06-04T03:59:59.244299Z");
+        assert_eq!(moved[0]["x"], "observed_at");
+        assert_eq!(moved[1]["observed_at"], "2024-06-04T04:10:00Z");
+        assert_eq!(moved[2]["observed_at"], "2024-06-04T02:10:00+02:00");
+        // 4 h = 14,400,000 ms = 0xdbba00 added to the UUIDv7's time, the rest kept.
+        let ms = 0x018f_db65_4cf4_u64 + 14_400_000;
+        let want = format!(
+            "{:08x}-{:04x}-7e19-b82b-b93d6da9326c-r0000000005",
+            ms >> 16,
+            ms & 0xffff
+        );
+        assert_eq!(moved[0]["id"], want.as_str());
+        assert_eq!(moved[1]["id"], "not-a-uuid-r0000000005");
+        body.set_round(6, 0);
+        let back = records(body);
+        assert_eq!(back[0]["observed_at"], "2024-06-03T23:59:59.244299Z");
+        assert_eq!(
+            back[0]["id"],
+            "018fdb65-4cf4-7e19-b82b-b93d6da9326c-r0000000006"
+        );
     }
 
     #[test]
@@ -634,7 +846,7 @@ mod tests {
         // The id is written with a needless escape, so its canonical encoding is not in the line.
         let line = br#"{"id":"x\u0041y","n":1}"#;
         let mut out = Vec::new();
-        let at = push_tagged_line(line, &mut out).unwrap().unwrap();
+        let at = push_tagged_line(line, &mut out).unwrap().0.unwrap();
         out[at..at + TAG_DIGITS].copy_from_slice(b"0000000003");
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["id"], "xAy-r0000000003");
@@ -661,7 +873,17 @@ mod tests {
     fn arguments_are_checked() {
         let args = |s: &str| parse_args(s.split_whitespace().map(String::from));
         let a = args("--url http://x/v1/ingest --token t --file f --batch 100 --gzip").unwrap();
-        assert_eq!((a.batch, a.concurrency, a.gzip), (100, 4, true));
+        assert_eq!(
+            (a.batch, a.concurrency, a.gzip, a.shift_time),
+            (100, 4, true, true)
+        );
+        let a = args("--url u --token t --file f --time repeat").unwrap();
+        assert!(!a.shift_time);
+        assert!(
+            args("--url u --token t --file f --time later")
+                .unwrap_err()
+                .contains("--time: expected shift or repeat")
+        );
         assert!(
             args("--url u --token t")
                 .unwrap_err()
