@@ -174,10 +174,12 @@ impl Body {
             };
             self.bytes[t.hour_at..t.hour_at + HOUR_PREFIX].copy_from_slice(&prefix);
             if let Some((at, ms)) = t.uuid {
-                let ms = ms.wrapping_add_signed(shift_hours * 3_600_000) & 0xFFFF_FFFF_FFFF;
-                let hex = format!("{ms:012x}");
-                self.bytes[at..at + 8].copy_from_slice(&hex.as_bytes()[..8]);
-                self.bytes[at + 9..at + 13].copy_from_slice(&hex.as_bytes()[8..]);
+                let ms = ms.wrapping_add_signed(shift_hours * 3_600_000);
+                // 12 hex digits, the 9th after the hyphen; no formatter: this runs per record.
+                for (i, pos) in (0..8).chain(9..13).enumerate() {
+                    let nibble = (ms >> (44 - 4 * i)) & 0xF;
+                    self.bytes[at + pos] = b"0123456789abcdef"[nibble as usize];
+                }
             }
         }
     }
