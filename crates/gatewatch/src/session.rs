@@ -434,8 +434,39 @@ impl Session {
     /// saturated). Credentials are redacted here, before the record reaches any stage, the
     /// store or an output.
     pub fn push(&mut self, mut x: Exchange) {
-        self.normalizer.normalize(&mut x);
-        self.discovery.observe(&mut x);
+        self.admit(&mut x);
+        self.pending.push(x);
+        if self.pending.len() >= self.batch_size {
+            self.flush_pending();
+        }
+    }
+
+    /// [`Session::push`] for a batch of decoded records (a service's request body). The
+    /// batch is normalized where it lies and, when nothing is pending, becomes the pending
+    /// batch as it is; records already pending are flushed first when the two together would
+    /// pass the batch size. Records are large (≈ 1.5 KB): pushing them one by one moved each
+    /// twice more on this thread.
+    pub fn push_batch(&mut self, mut batch: Vec<Exchange>) {
+        for x in &mut batch {
+            self.admit(x);
+        }
+        if !self.pending.is_empty() && self.pending.len() + batch.len() > self.batch_size {
+            self.flush_pending();
+        }
+        if self.pending.is_empty() {
+            self.pending = batch;
+        } else {
+            self.pending.append(&mut batch);
+        }
+        if self.pending.len() >= self.batch_size {
+            self.flush_pending();
+        }
+    }
+
+    /// Normalization, discovery and the session's counters, for one record on its way in.
+    fn admit(&mut self, x: &mut Exchange) {
+        self.normalizer.normalize(x);
+        self.discovery.observe(x);
         self.accepted += 1;
         let t = x.observed_at;
         self.first_event = Some(self.first_event.map_or(t, |f| f.min(t)));
@@ -444,10 +475,6 @@ impl Session {
         self.live
             .latest_event_us
             .store(last.as_microsecond(), Ordering::Relaxed);
-        self.pending.push(x);
-        if self.pending.len() >= self.batch_size {
-            self.flush_pending();
-        }
     }
 
     /// Runs the behavioural detectors over the buffered batch, sends the alerts whose window

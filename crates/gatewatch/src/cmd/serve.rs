@@ -610,9 +610,7 @@ fn run_pipeline(
         let wait = flush_every.saturating_sub(since.elapsed());
         let closed = match rx.recv_timeout(wait) {
             Ok(batch) => {
-                for x in batch.records {
-                    session.push(x);
-                }
+                session.push_batch(batch.records);
                 last_seq = batch.seq;
                 false
             }
