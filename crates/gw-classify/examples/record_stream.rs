@@ -48,14 +48,14 @@ fn assign_endpoint(x: &mut Exchange) {
         .collect::<Vec<_>>()
         .join("/");
     let host = x.server.host.clone().unwrap_or_default();
-    x.endpoint = Some(EndpointRef {
+    x.endpoint = Some(std::sync::Arc::new(EndpointRef {
         id: format!("{} {host}{template}", x.request.method),
         host,
         method: x.request.method.to_string(),
         template,
         spec_operation_id: None,
         matched_by: EndpointMatch::Learned,
-    });
+    }));
 }
 
 fn main() {

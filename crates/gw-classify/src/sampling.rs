@@ -247,14 +247,14 @@ mod tests {
         x.response.status = Some(200);
         x.response.content_type = Some("application/json".into());
         x.response.body = Some(Body::utf8(body));
-        x.endpoint = Some(EndpointRef {
+        x.endpoint = Some(std::sync::Arc::new(EndpointRef {
             id: endpoint.into(),
             host: "api.example.com".into(),
             method: "GET".into(),
             template: "/v1/customers/{id}".into(),
             spec_operation_id: None,
             matched_by: EndpointMatch::Learned,
-        });
+        }));
         x
     }
 

@@ -40,14 +40,14 @@ fn record(i: u64, n: u64, seconds: i64) -> Exchange {
             ..Identity::default()
         });
     }
-    x.endpoint = Some(EndpointRef {
+    x.endpoint = Some(std::sync::Arc::new(EndpointRef {
         id: format!("api GET {template}"),
         host: "api".into(),
         method: "GET".into(),
         template,
         spec_operation_id: None,
         matched_by: EndpointMatch::Spec,
-    });
+    }));
     x
 }
 

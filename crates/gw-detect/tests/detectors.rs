@@ -25,14 +25,14 @@ fn request(i: i64, ip: &str, query: &str, ua: &str) -> Exchange {
     x.client.user_agent = Some(ua.to_string());
     x.request.query = Some(query.to_string());
     x.request.headers = Some(vec![Header::new("user-agent", ua)]);
-    x.endpoint = Some(EndpointRef {
+    x.endpoint = Some(std::sync::Arc::new(EndpointRef {
         id: "ep-items".into(),
         host: "api.example.com".into(),
         method: "GET".into(),
         template: "/v1/items".into(),
         spec_operation_id: None,
         matched_by: EndpointMatch::Learned,
-    });
+    }));
     x
 }
 

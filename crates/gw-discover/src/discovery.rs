@@ -7,6 +7,8 @@
 //! inventories (declared endpoints without traffic appear in every partition under the same id:
 //! deduplicate by id when merging, see [`merge_inventories`]).
 
+use std::sync::Arc;
+
 use gw_model::{EndpointMatch, EndpointRef, Exchange, ParamLocation, ParamRef};
 use gw_spec::ApiSpec;
 use jiff::Timestamp;
@@ -34,6 +36,9 @@ struct Slot {
     node: Option<NodeId>,
     alive: bool,
     dirty: bool,
+    /// The reference the last record of this endpoint got; the next one shares it while it
+    /// still describes the endpoint (see [`Discovery::shared_ref`]).
+    shared: Option<Arc<EndpointRef>>,
 }
 
 /// What changed since the last save: endpoints to upsert and ids to delete.
@@ -177,6 +182,7 @@ impl Discovery {
             node,
             alive: true,
             dirty: false,
+            shared: None,
         };
         let id = slot.state.id.clone();
         let index = match self.free.pop() {
@@ -229,8 +235,32 @@ impl Discovery {
         params.clear();
         let host = x.server.host.as_deref();
         let (slot, endpoint) = match self.router.route(host, method, &x.request.path) {
-            Some(route) => self.observe_declared(route, x, method, &mut params),
-            None => self.observe_learned(x, method, &mut params),
+            Some(route) => {
+                let (slot, host) = self.observe_declared(route, x, &mut params);
+                let operation = self.router.routes()[route as usize]
+                    .declaration
+                    .operation_id
+                    .as_deref();
+                let endpoint = Self::shared_ref(
+                    &mut self.slots[slot as usize],
+                    host.as_deref(),
+                    method,
+                    operation,
+                    EndpointMatch::Spec,
+                );
+                (slot, endpoint)
+            }
+            None => {
+                let slot = self.observe_learned(x, method, &mut params);
+                let endpoint = Self::shared_ref(
+                    &mut self.slots[slot as usize],
+                    None,
+                    method,
+                    None,
+                    EndpointMatch::Learned,
+                );
+                (slot, endpoint)
+            }
         };
         self.query_params(slot, x, &mut params);
         let s = &mut self.slots[slot as usize];
@@ -261,9 +291,8 @@ impl Discovery {
         &mut self,
         route: u32,
         x: &Exchange,
-        method: Method,
         params: &mut Vec<ParamRef>,
-    ) -> (u32, EndpointRef) {
+    ) -> (u32, Option<String>) {
         let slot = self.declared[route as usize];
         let spec_route = &self.router.routes()[route as usize];
         let state = &mut self.slots[slot as usize].state;
@@ -296,23 +325,44 @@ impl Discovery {
                 wanted.next();
             }
         }
-        let endpoint = EndpointRef {
-            id: state.id.clone(),
-            host: host.unwrap_or_else(|| state.host.clone()),
-            method: method.as_str().to_string(),
-            template: state.template.clone(),
-            spec_operation_id: spec_route.declaration.operation_id.clone(),
-            matched_by: EndpointMatch::Spec,
-        };
-        (slot, endpoint)
+        (slot, host)
     }
 
-    fn observe_learned(
-        &mut self,
-        x: &Exchange,
+    /// The endpoint reference of a record of `slot`: its id, `host` (the endpoint's own when
+    /// `None`), method, template and how it was matched. Consecutive records of an endpoint
+    /// share one reference; a new one is made when any of these changed.
+    fn shared_ref(
+        slot: &mut Slot,
+        host: Option<&str>,
         method: Method,
-        params: &mut Vec<ParamRef>,
-    ) -> (u32, EndpointRef) {
+        operation: Option<&str>,
+        matched_by: EndpointMatch,
+    ) -> Arc<EndpointRef> {
+        let state = &slot.state;
+        let host = host.unwrap_or(&state.host);
+        if let Some(r) = &slot.shared
+            && r.id == state.id
+            && r.host == host
+            && r.method == method.as_str()
+            && r.template == state.template
+            && r.spec_operation_id.as_deref() == operation
+            && r.matched_by == matched_by
+        {
+            return r.clone();
+        }
+        let r = Arc::new(EndpointRef {
+            id: state.id.clone(),
+            host: host.to_string(),
+            method: method.as_str().to_string(),
+            template: state.template.clone(),
+            spec_operation_id: operation.map(str::to_string),
+            matched_by,
+        });
+        slot.shared = Some(r.clone());
+        r
+    }
+
+    fn observe_learned(&mut self, x: &Exchange, method: Method, params: &mut Vec<ParamRef>) -> u32 {
         let host: std::borrow::Cow<'_, str> = match x.server.host.as_deref() {
             Some(h) if h.bytes().any(|b| b.is_ascii_uppercase() || b == b':') => {
                 normalize_host(h).into()
@@ -357,15 +407,7 @@ impl Discovery {
             });
         }
         self.walk = walk;
-        let endpoint = EndpointRef {
-            id: state.id.clone(),
-            host: state.host.clone(),
-            method: method.as_str().to_string(),
-            template: state.template.clone(),
-            spec_operation_id: None,
-            matched_by: EndpointMatch::Learned,
-        };
-        (slot, endpoint)
+        slot
     }
 
     fn query_params(&mut self, slot: u32, x: &Exchange, params: &mut Vec<ParamRef>) {

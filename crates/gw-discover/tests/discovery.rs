@@ -51,7 +51,7 @@ fn feed(d: &mut Discovery, paths: &[String]) -> Vec<String> {
     d.observe_batch(&mut batch);
     batch
         .into_iter()
-        .map(|x| x.endpoint.unwrap().template)
+        .map(|x| x.endpoint.unwrap().template.clone())
         .collect()
 }
 
@@ -478,4 +478,36 @@ fn records_without_a_host_or_with_odd_methods_are_still_routed() {
     assert_eq!(e.host, "-");
     assert_eq!(e.method, "OTHER");
     assert_eq!(e.template, "/x/{xId}");
+}
+
+/// Records of one endpoint share one endpoint reference (no copy of its strings per record);
+/// another endpoint gets its own.
+#[test]
+fn records_of_an_endpoint_share_its_reference() {
+    let mut d = discovery();
+    let mut batch = vec![
+        record(1, "GET", "/v1/orders"),
+        record(2, "GET", "/v1/orders"),
+        record(3, "POST", "/v1/orders"),
+        record(4, "GET", "/v1/orders"),
+    ];
+    d.observe_batch(&mut batch);
+    let refs: Vec<_> = batch.iter().map(|x| x.endpoint.clone().unwrap()).collect();
+    assert!(std::sync::Arc::ptr_eq(&refs[0], &refs[1]));
+    assert!(std::sync::Arc::ptr_eq(&refs[0], &refs[3]));
+    assert!(!std::sync::Arc::ptr_eq(&refs[0], &refs[2]));
+    assert_eq!(
+        (refs[0].method.as_str(), refs[2].method.as_str()),
+        ("GET", "POST")
+    );
+    assert_eq!(refs[0].template, "/v1/orders");
+    let ids: Vec<String> = (0..3).map(|i| format!("/v1/users/{}", 1000 + i)).collect();
+    let mut users: Vec<Exchange> = ids.iter().map(|p| record(9, "GET", p)).collect();
+    d.observe_batch(&mut users);
+    let user = users[2].endpoint.clone().unwrap();
+    assert_eq!(user.template, "/v1/users/{userId}");
+    assert!(std::sync::Arc::ptr_eq(
+        &user,
+        users[1].endpoint.as_ref().unwrap()
+    ));
 }

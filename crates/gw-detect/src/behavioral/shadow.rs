@@ -115,7 +115,8 @@ mod tests {
             "203.0.113.2",
             200,
         );
-        shadow.endpoint.as_mut().unwrap().matched_by = EndpointMatch::Learned;
+        std::sync::Arc::make_mut(shadow.endpoint.as_mut().unwrap()).matched_by =
+            EndpointMatch::Learned;
         d.detect(std::slice::from_ref(&shadow), &mut out);
         assert!(out.is_empty(), "no spec seen yet");
         d.detect(

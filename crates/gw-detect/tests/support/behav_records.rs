@@ -35,14 +35,14 @@ pub fn rec(
     x.response.size = Some(300);
     x.request.size = Some(200);
     x.duration_ms = Some(20.0);
-    x.endpoint = Some(EndpointRef {
+    x.endpoint = Some(std::sync::Arc::new(EndpointRef {
         id: format!("api.test {method} {template}"),
         host: "api.test".into(),
         method: method.into(),
         template: template.into(),
         spec_operation_id: None,
         matched_by: EndpointMatch::Spec,
-    });
+    }));
     x
 }
 

@@ -50,14 +50,14 @@ impl Router {
                 .zip(&path)
                 .all(|(s, p)| s.starts_with('{') || s == p)
             {
-                x.endpoint = Some(EndpointRef {
+                x.endpoint = Some(std::sync::Arc::new(EndpointRef {
                     id: format!("{host} {method} {template}"),
                     host: host.clone(),
                     method: method.clone(),
                     template: template.clone(),
                     spec_operation_id: op_id.clone(),
                     matched_by: EndpointMatch::Spec,
-                });
+                }));
                 return;
             }
         }
@@ -75,13 +75,13 @@ impl Router {
             })
             .collect();
         let template = template.join("/");
-        x.endpoint = Some(EndpointRef {
+        x.endpoint = Some(std::sync::Arc::new(EndpointRef {
             id: format!("{host} {method} {template}"),
             host,
             method,
             template,
             spec_operation_id: None,
             matched_by: EndpointMatch::Learned,
-        });
+        }));
     }
 }
