@@ -77,24 +77,13 @@ impl DecodeCtx {
 
     /// `file:line`, the pointer back to the raw event kept in `source.raw_ref`.
     pub fn raw_ref(&self, line: u64) -> String {
-        // Built by hand, digits included, once per record: `format!` with two arguments cost
-        // several times as much, and `write!` of the number alone ≈80 instructions more than
-        // this (≈240 with the allocation; pushing the digits through `str::from_utf8` ≈20 more).
-        let mut digits = [0u8; 20];
-        let mut start = digits.len();
-        let mut n = line;
-        loop {
-            start -= 1;
-            digits[start] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        let mut s = String::with_capacity(self.file.len() + 1 + digits.len() - start);
+        // Once per record: `format!` with two arguments cost several times as much.
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(line);
+        let mut s = String::with_capacity(self.file.len() + 1 + digits.len());
         s.push_str(&self.file);
         s.push(':');
-        s.extend(digits[start..].iter().map(|&d| char::from(d)));
+        s.push_str(digits);
         s
     }
 

@@ -325,18 +325,8 @@ fn opt_ip(out: &mut Vec<u8>, ip: Option<IpAddr>) {
     }
 }
 
-fn u64_decimal(out: &mut Vec<u8>, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
+fn u64_decimal(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 /// True when the timestamp is in years 1970..=9999, the range [`timestamp`] formats itself.

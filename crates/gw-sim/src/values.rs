@@ -318,23 +318,7 @@ fn skewed_id<R: Rng>(rng: &mut R) -> i64 {
 
 /// Appends a decimal integer (hot path: no formatting machinery).
 pub(crate) fn push_int(out: &mut String, v: i64) {
-    if v < 0 {
-        out.push('-');
-    }
-    let mut n = v.unsigned_abs();
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &b in &buf[i..] {
-        out.push(char::from(b));
-    }
+    out.push_str(itoa::Buffer::new().format(v));
 }
 
 /// Appends the low `digits` hex digits of `v`, zero-padded.
