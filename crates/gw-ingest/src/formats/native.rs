@@ -109,11 +109,10 @@ fn decode_record(
     let mut fast = std::str::from_utf8(bytes)
         .map_err(|_| fast_json::GiveUp)
         .and_then(fast_json::from_str::<Exchange>);
-    if let Ok(x) = &mut fast {
-        if let Err(e) = validate(x) {
-            return reject(e.at_line(line), bytes, line, entry, out);
-        }
-        ctx.finish_record(x, line, index, bytes);
+    if let Ok(x) = &mut fast
+        && let Err(e) = finish(x, bytes, line, index, ctx)
+    {
+        return reject(e, bytes, line, entry, out);
     }
     match fast {
         Ok(x) => out.record(x),
@@ -132,36 +131,30 @@ fn decode_slowly(
     out: &mut dyn Emit,
 ) {
     let parsed = match parse_exchange(bytes) {
-        Ok(x) => return accept(x, bytes, line, entry, index, ctx, out),
+        Ok(x) => Ok(x),
         Err(e) if e.to_string().starts_with("unknown field") => {
             parse_keeping_unknown_members(bytes)
         }
         Err(e) if e.is_data() => Err(DecodeError::from_json_with_path::<Exchange>(bytes)),
         Err(e) => Err(DecodeError::from_json(&e)),
     };
-    match parsed {
-        Ok(x) => accept(x, bytes, line, entry, index, ctx, out),
+    match parsed.and_then(|mut x| finish(&mut x, bytes, line, index, ctx).map(|()| x)) {
+        Ok(x) => out.record(x),
         Err(err) => reject(err, bytes, line, entry, out),
     }
 }
 
-/// Emits a parsed record once it is valid, with its id and raw reference filled in.
-fn accept(
-    mut x: Exchange,
+/// Validates a parsed record and fills in its id and raw reference, where it lies.
+fn finish(
+    x: &mut Exchange,
     bytes: &[u8],
     line: u64,
-    entry: Option<String>,
     index: usize,
     ctx: &DecodeCtx,
-    out: &mut dyn Emit,
-) {
-    match validate(&x) {
-        Ok(()) => {
-            ctx.finish_record(&mut x, line, index, bytes);
-            out.record(x);
-        }
-        Err(e) => reject(e.at_line(line), bytes, line, entry, out),
-    }
+) -> Result<(), DecodeError> {
+    validate(x)?;
+    ctx.finish_record(x, line, index, bytes);
+    Ok(())
 }
 
 /// Emits `err` for the record at `line` (and at `entry` of a document).
