@@ -440,7 +440,10 @@ fn special_byte_in_tail(bytes: &[u8], from: usize) -> usize {
 fn unescape(bytes: &[u8], start: usize, escape: usize) -> Result<(String, usize), GiveUp> {
     let need = bytes.len() - start + 8;
     if need > KEPT_SCRATCH {
-        return unescape_into(&mut vec![0; need], bytes, start, escape);
+        // Sized by the string itself, not by the rest of the input: a long record with many
+        // escaped strings would otherwise zero a buffer of its whole tail for each of them.
+        let end = string_end(bytes, start - 1)?;
+        return unescape_into(&mut vec![0; end - start + 8], bytes, start, escape);
     }
     SCRATCH.with_borrow_mut(|scratch| {
         if scratch.len() < need {
@@ -950,6 +953,13 @@ mod tests {
         let fast: String = from_str(&huge).expect("fast path reads it");
         assert_eq!(fast, serde_json::from_str::<String>(&huge).unwrap());
         assert_eq!(from_str::<String>(short).unwrap(), "a\"b");
+
+        // Many escaped strings in an input past the kept size: each gets a buffer of its own
+        // length, the last one ending at the input's very end included.
+        let many = format!("[{}\"z\\n\"]", r#""a\"b", "#.repeat(KEPT_SCRATCH / 4));
+        assert!(many.len() > KEPT_SCRATCH);
+        let fast: Vec<String> = from_str(&many).expect("fast path reads it");
+        assert_eq!(fast, serde_json::from_str::<Vec<String>>(&many).unwrap());
     }
 
     #[test]
