@@ -442,6 +442,7 @@ impl Session {
     /// store or an output.
     pub fn push(&mut self, mut x: Exchange) {
         self.admit(&mut x);
+        self.publish_latest_event();
         self.pending.push(x);
         if self.pending.len() >= self.batch_size {
             self.flush_pending();
@@ -457,6 +458,7 @@ impl Session {
         for x in &mut batch {
             self.admit(x);
         }
+        self.publish_latest_event();
         if !self.pending.is_empty() && self.pending.len() + batch.len() > self.batch_size {
             self.flush_pending();
         }
@@ -477,11 +479,16 @@ impl Session {
         self.accepted += 1;
         let t = x.observed_at;
         self.first_event = Some(self.first_event.map_or(t, |f| f.min(t)));
-        let last = self.last_event.map_or(t, |l| l.max(t));
-        self.last_event = Some(last);
-        self.live
-            .latest_event_us
-            .store(last.as_microsecond(), Ordering::Relaxed);
+        self.last_event = Some(self.last_event.map_or(t, |l| l.max(t)));
+    }
+
+    /// Shows the latest event time in the live counters (once per batch, not per record).
+    fn publish_latest_event(&self) {
+        if let Some(last) = self.last_event {
+            self.live
+                .latest_event_us
+                .store(last.as_microsecond(), Ordering::Relaxed);
+        }
     }
 
     /// Runs the behavioural detectors over the buffered batch, sends the alerts whose window
