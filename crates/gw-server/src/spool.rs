@@ -226,14 +226,26 @@ impl Spool {
             .and_then(|()| active.file.sync_data());
         if let Err(e) = written {
             // The frame may be half written: start a new segment for the next append, and let
-            // recovery cut the torn tail of this one.
+            // recovery cut the torn tail of this one. A segment without an intact entry is
+            // removed instead: the next one starts at the same sequence number, so it has the
+            // same name (kept, its torn frame would come before the next segment's entries, and
+            // committing would delete the file they are in).
             let path = active.path.clone();
             let last_seq = active.last_seq;
+            let intact = active.bytes > 0;
             st.active = None;
-            st.closed.push_back(Segment {
-                path: path.clone(),
-                last_seq,
-            });
+            if intact {
+                st.closed.push_back(Segment {
+                    path: path.clone(),
+                    last_seq,
+                });
+            } else if let Err(removing) = fs::remove_file(&path) {
+                tracing::error!(
+                    segment = %path.display(),
+                    error = %removing,
+                    "could not remove a spool segment whose first entry failed to write"
+                );
+            }
             return Err(io_err(&path, "writing an entry")(e));
         }
         active.bytes += frame;
@@ -499,6 +511,27 @@ mod tests {
             payloads(&pending),
             vec![(1, &b"kept"[..]), (2, &b"next"[..])]
         );
+    }
+
+    /// A failed write (here: the disk is full) leaves no trace that could cost a later entry.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_segment_whose_first_write_failed_is_replaced_not_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let seg = dir.path().join(format!("{:020}{SEGMENT_SUFFIX}", 1));
+        let (spool, _) = Spool::open(dir.path(), SpoolLimits::new(1 << 20)).unwrap();
+        std::os::unix::fs::symlink("/dev/full", &seg).unwrap();
+        let err = spool.append(&[b"lost"], |_| panic!("not acknowledged"));
+        assert!(matches!(err, Err(SpoolError::Io { .. })), "{err:?}");
+        assert_eq!(spool.append(&[b"one"], |_| {}).unwrap(), 1);
+        assert!(!fs::symlink_metadata(&seg).unwrap().is_symlink());
+        assert_eq!(spool.append(&[b"two"], |_| {}).unwrap(), 2);
+        // Committing 1 must not delete the file that still holds 2.
+        spool.commit(1).unwrap();
+        assert!(seg.is_file());
+        drop(spool);
+        let (_, pending) = Spool::open(dir.path(), SpoolLimits::new(1 << 20)).unwrap();
+        assert_eq!(payloads(&pending), vec![(2, &b"two"[..])]);
     }
 
     #[test]
