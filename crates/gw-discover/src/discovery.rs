@@ -234,34 +234,26 @@ impl Discovery {
         let mut params = std::mem::take(&mut x.params);
         params.clear();
         let host = x.server.host.as_deref();
-        let (slot, endpoint) = match self.router.route(host, method, &x.request.path) {
-            Some(route) => {
-                let (slot, host) = self.observe_declared(route, x, &mut params);
-                let operation = self.router.routes()[route as usize]
-                    .declaration
-                    .operation_id
-                    .as_deref();
-                let endpoint = Self::shared_ref(
-                    &mut self.slots[slot as usize],
-                    host.as_deref(),
-                    method,
-                    operation,
-                    EndpointMatch::Spec,
-                );
-                (slot, endpoint)
-            }
-            None => {
-                let slot = self.observe_learned(x, method, &mut params);
-                let endpoint = Self::shared_ref(
-                    &mut self.slots[slot as usize],
-                    None,
-                    method,
-                    None,
-                    EndpointMatch::Learned,
-                );
-                (slot, endpoint)
-            }
-        };
+        let (slot, host, operation, matched_by) =
+            match self.router.route(host, method, &x.request.path) {
+                Some(route) => {
+                    let (slot, host) = self.observe_declared(route, x, &mut params);
+                    let declaration = &self.router.routes()[route as usize].declaration;
+                    let operation = declaration.operation_id.as_deref();
+                    (slot, host, operation, EndpointMatch::Spec)
+                }
+                None => {
+                    let slot = self.observe_learned(x, method, &mut params);
+                    (slot, None, None, EndpointMatch::Learned)
+                }
+            };
+        let endpoint = Self::shared_ref(
+            &mut self.slots[slot as usize],
+            host.as_deref(),
+            method,
+            operation,
+            matched_by,
+        );
         self.query_params(slot, x, &mut params);
         let s = &mut self.slots[slot as usize];
         let sample_body = s.state.body_offers < self.config.body_samples_full
