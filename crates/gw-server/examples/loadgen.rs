@@ -266,7 +266,7 @@ fn push_tagged_line(
     };
     let tag = format!("-r{}", "0".repeat(TAG_DIGITS));
     let encoded = serde_json::to_string(&id).map_err(|e| format!("encoding id: {e}"))?;
-    if let Some(pos) = find_id_value(line, encoded.as_bytes()) {
+    if let Some(pos) = find_key_value(line, "id", encoded.as_bytes()) {
         // `pos` is the id's closing quote: the tag goes just inside it.
         out.extend_from_slice(&line[..pos]);
         let digits_at = out.len() + 2;
@@ -279,18 +279,12 @@ fn push_tagged_line(
     value["id"] = serde_json::Value::String(tagged_id.clone());
     let text = serde_json::to_vec(&value).map_err(|e| format!("re-encoding: {e}"))?;
     let encoded = serde_json::to_string(&tagged_id).map_err(|e| format!("encoding id: {e}"))?;
-    let pos = find_id_value(&text, encoded.as_bytes())
+    let pos = find_key_value(&text, "id", encoded.as_bytes())
         .ok_or("the re-encoded record has no findable \"id\"")?;
     let digits_at = out.len() + pos - TAG_DIGITS;
     out.extend_from_slice(&text);
     out.push(b'\n');
     Ok((Some(digits_at), value))
-}
-
-/// Position of the closing quote of `encoded` (a JSON string with its quotes) where it is the
-/// value of an `"id"` key in `line`.
-fn find_id_value(line: &[u8], encoded: &[u8]) -> Option<usize> {
-    find_key_value(line, "id", encoded)
 }
 
 /// Position of the closing quote of `encoded` (a JSON string with its quotes) where it is the
